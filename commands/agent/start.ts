@@ -1,0 +1,78 @@
+import { Command, Flags } from '@oclif/core';
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { resolveSocketPath, resolveStateDir } from '../../src/config/paths.js';
+import { ProxyctlError } from '../../src/errors.js';
+import { EXIT_FAILED } from '../../src/cli/exit-codes.js';
+
+export default class AgentStart extends Command {
+  static override summary = 'Run the agent (foreground by default)';
+  static override description = `Runs the agent: control socket, upstream proxies, downloads, app proxies and services.
+In the foreground it logs to stderr (pino JSON) until SIGTERM/SIGINT or 'proxyctl agent stop'.
+With --detach it starts in the background, logging to <state dir>/agent.log, and returns once the socket answers.
+With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
+
+  static override examples = [
+    '<%= config.bin %> agent start',
+    '<%= config.bin %> agent start --config /etc/proxyctl.json --detach',
+    '<%= config.bin %> agent start --state-dir /tmp/pxc --log-level debug',
+  ];
+
+  static override flags = {
+    config: Flags.string({ char: 'c', description: 'config file (JSON) [default: $PROXYCTL_CONFIG, else none: embedded defaults]', env: 'PROXYCTL_CONFIG' }),
+    'state-dir': Flags.string({ description: 'state directory [default: $PROXYCTL_STATE_DIR, $XDG_STATE_HOME/proxyctl, ~/.local/state/proxyctl]', env: 'PROXYCTL_STATE_DIR' }),
+    socket: Flags.string({ description: 'control socket path [default: $PROXYCTL_SOCKET, else <state dir>/agent.sock]', env: 'PROXYCTL_SOCKET' }),
+    'log-level': Flags.string({ description: 'log level, overrides log.level of the config', options: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
+    detach: Flags.boolean({ char: 'd', description: 'run in the background; print the pid once the socket answers' }),
+    'detach-timeout': Flags.integer({ description: 'seconds --detach waits for the socket', default: 30, min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(AgentStart);
+    const stateDir = resolveStateDir(flags['state-dir']);
+    const socketPath = resolveSocketPath({ socket: flags.socket, stateDir });
+    const configPath = flags.config ? resolve(flags.config) : null;
+    if (flags.detach) return this.#detach(stateDir, socketPath, configPath, flags['log-level'], flags['detach-timeout']);
+    const { runAgent } = await import('../../src/agent/main.js');
+    try {
+      await runAgent({ configPath, stateDir, socketPath, logLevel: flags['log-level'] });
+    } catch (err) {
+      if (err instanceof ProxyctlError) this.error(err.message, { exit: EXIT_FAILED });
+      throw err;
+    }
+  }
+
+  async #detach(stateDir: string, socketPath: string, configPath: string | null, logLevel: string | undefined, timeoutS: number): Promise<void> {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const logPath = join(stateDir, 'agent.log');
+    const log = openSync(logPath, 'a');
+    const args = [process.argv[1]!, 'agent', 'start', '--state-dir', stateDir, '--socket', socketPath];
+    if (configPath) args.push('--config', configPath);
+    if (logLevel) args.push('--log-level', logLevel);
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    let exited: number | null = null;
+    child.once('exit', (code) => (exited = code ?? 1));
+    const { callOnce } = await import('../../src/control/client.js');
+    const deadline = Date.now() + timeoutS * 1000;
+    while (Date.now() < deadline) {
+      if (exited !== null) {
+        const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n');
+        this.error(`agent exited with code ${exited} before its socket answered; last lines of ${logPath}:\n${tail}`, { exit: EXIT_FAILED });
+      }
+      try {
+        const pid = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 });
+        if (pid === child.pid) {
+          child.unref();
+          this.log(String(pid));
+          return;
+        }
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGTERM');
+    this.error(`agent did not answer on ${socketPath} within ${timeoutS} s; see ${logPath}`, { exit: EXIT_FAILED });
+  }
+}

@@ -1,0 +1,152 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfig, ConfigError } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { CommandRegistry } from '../control/registry.js';
+import { ControlServer } from '../control/server.js';
+import { StatsRegistry } from '../stats/registry.js';
+import { registerProcessStats } from '../stats/process-stats.js';
+import { StateStore } from '../state/state-db.js';
+import { packageVersion } from '../version.js';
+import { registerCoreCommands, type AgentInfo, type ReloadResult } from './core-commands.js';
+import type { Subsystem } from './subsystem.js';
+import { createSubsystems } from './subsystems.js';
+
+export interface AgentOptions {
+  /** The validated config to start with (loaded from configPath by the caller). */
+  config: Config;
+  configPath: string | null;
+  stateDir: string;
+  socketPath: string;
+  logger: Logger;
+  /** Called when a client asks the agent to shut down. */
+  onShutdownRequest: () => void;
+}
+
+/**
+ * The running agent: config, stats, state DB, control socket and subsystems,
+ * wired together. It never exits the process; the entry point decides that.
+ */
+export class Agent {
+  readonly stats = new StatsRegistry();
+  readonly registry = new CommandRegistry();
+  readonly #opts: AgentOptions;
+  readonly #startedAt = Date.now();
+  readonly #version = packageVersion();
+  #config: Config;
+  #state: StateStore | undefined;
+  #control: ControlServer | undefined;
+  #subsystems: Subsystem[] = [];
+  #stopProcessStats: (() => void) | undefined;
+  #reloading: Promise<ReloadResult> | undefined;
+
+  private constructor(opts: AgentOptions, config: Config) {
+    this.#opts = opts;
+    this.#config = config;
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Opens the socket (refusing a second agent), the state DB, then starts every subsystem. */
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const agent = new Agent(opts, opts.config);
+    try {
+      await agent.#start();
+    } catch (err) {
+      await agent.close();
+      throw err;
+    }
+    return agent;
+  }
+
+  async #start(): Promise<void> {
+    const { logger, stateDir, socketPath } = this.#opts;
+    const config = this.#config;
+    // The socket first: a second agent must be refused before it touches shared state.
+    this.#control = new ControlServer(this.registry, this.stats, logger.child({ sub: 'control' }), {
+      path: socketPath,
+      mode: parseInt(config.control.mode, 8),
+      group: config.control.group,
+      maxLine: config.control.max_line,
+      idleTimeoutMs: config.control.idle_timeout * 1000,
+    });
+    registerCoreCommands(this.registry, {
+      info: () => this.info(),
+      reload: () => this.reload(),
+      stats: () => this.stats.snapshot(),
+      shutdown: () => this.#opts.onShutdownRequest(),
+    });
+    this.#stopProcessStats = registerProcessStats(this.stats);
+    await this.#control.listen();
+    this.#state = new StateStore(join(stateDir, 'state.db'));
+    const subsystems = createSubsystems({
+      config,
+      stateDir,
+      stats: this.stats,
+      logger,
+      state: this.#state,
+      registry: this.registry,
+    });
+    for (const s of subsystems) {
+      await s.start();
+      this.#subsystems.push(s);
+    }
+    logger.info({ socket: socketPath, state_dir: stateDir, config: this.#opts.configPath, pid: process.pid, version: this.#version }, 'agent started');
+  }
+
+  info(): AgentInfo {
+    return {
+      pid: process.pid,
+      version: this.#version,
+      uptime_s: Math.floor((Date.now() - this.#startedAt) / 1000),
+      socket: this.#opts.socketPath,
+      state_dir: this.#opts.stateDir,
+      config_path: this.#opts.configPath,
+    };
+  }
+
+  /**
+   * Re-reads the config file and hands it to every subsystem. An invalid file
+   * throws a ConfigError naming each bad path and changes nothing.
+   */
+  reload(): Promise<ReloadResult> {
+    // Two reloads at once would interleave subsystem updates: the second waits for the first.
+    const run = async (): Promise<ReloadResult> => {
+      const { logger, configPath } = this.#opts;
+      let config: Config;
+      try {
+        config = await loadConfig(configPath);
+      } catch (err) {
+        if (err instanceof ConfigError) logger.error({ problems: err.problems }, `reload refused, running config kept: ${err.message}`);
+        throw err;
+      }
+      for (const s of this.#subsystems) await s.reload(config);
+      this.#config = config;
+      logger.info({ config: configPath }, 'config reloaded');
+      return { config_path: configPath, reloaded: true };
+    };
+    const next = (this.#reloading ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.#reloading = next;
+    return next;
+  }
+
+  /** Stops in reverse order of start: socket first (no new commands), subsystems, state. */
+  async close(): Promise<void> {
+    await this.#control?.close();
+    this.#control = undefined;
+    for (const s of this.#subsystems.reverse()) {
+      try {
+        await s.close();
+      } catch (err) {
+        this.#opts.logger.error({ err, subsystem: s.name }, 'subsystem failed to close');
+      }
+    }
+    this.#subsystems = [];
+    this.#state?.close();
+    this.#state = undefined;
+    this.#stopProcessStats?.();
+    this.stats.close();
+  }
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import type { StatsSnapshot } from '../stats/registry.js';
+
+/** What the agent itself exposes: identity, status, reload, stats, shutdown, help. */
+export interface AgentInfo {
+  pid: number;
+  version: string;
+  uptime_s: number;
+  socket: string;
+  state_dir: string;
+  config_path: string | null;
+}
+
+export interface ReloadResult {
+  config_path: string | null;
+  reloaded: boolean;
+}
+
+export interface AgentControl {
+  info(): AgentInfo;
+  reload(): Promise<ReloadResult>;
+  stats(): StatsSnapshot;
+  shutdown(): void;
+}
+
+export interface HelpEntry {
+  command: string;
+  method: string;
+  usage: string;
+  summary: string;
+}
+
+function coreCommands(agent: AgentControl, registry: CommandRegistry) {
+  const none = z.object({}).strict();
+  return [
+    defineCommand({
+      method: 'agent.help',
+      talk: 'help',
+      summary: 'list the control commands',
+      params: none,
+      handler: (): HelpEntry[] => registry.list().map((c) => ({ command: c.talk, method: c.method, usage: c.usage ?? '', summary: c.summary })),
+      renderText: (entries) => {
+        const width = Math.max(...entries.map((e) => `${e.command} ${e.usage}`.trim().length));
+        return entries.map((e) => `${`${e.command} ${e.usage}`.trim().padEnd(width)}  ${e.summary}`).join('\n');
+      },
+    }),
+    defineCommand({ method: 'agent.version', talk: 'version', summary: 'agent version', params: none, handler: () => agent.info().version }),
+    defineCommand({ method: 'agent.pid', talk: 'pid', summary: 'agent process id', params: none, handler: () => agent.info().pid }),
+    defineCommand({ method: 'agent.uptime', talk: 'uptime', summary: 'seconds since the agent started', params: none, handler: () => agent.info().uptime_s }),
+    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path', params: none, handler: () => agent.info() }),
+    defineCommand({
+      method: 'agent.reload',
+      talk: 'reload',
+      summary: 're-read the config file; on error the running config stays',
+      params: none,
+      handler: async (): Promise<ReloadResult> => agent.reload(),
+      renderText: () => 'OK',
+    }),
+    defineCommand({
+      method: 'agent.stats',
+      talk: 'stats',
+      summary: 'every counter, gauge and rate as JSON',
+      params: none,
+      handler: (): StatsSnapshot => agent.stats(),
+      renderText: (s) => JSON.stringify(s, null, 2),
+    }),
+    defineCommand({
+      method: 'agent.shutdown',
+      talk: 'shutdown',
+      summary: 'stop the agent gracefully',
+      params: none,
+      handler: (): null => {
+        // Answer first, then stop: the reply must reach the caller.
+        setImmediate(() => agent.shutdown());
+        return null;
+      },
+    }),
+  ] as const;
+}
+
+export function registerCoreCommands(registry: CommandRegistry, agent: AgentControl): void {
+  registry.add(...coreCommands(agent, registry));
+}
+
+export type AgentMethods = MethodMap<ReturnType<typeof coreCommands>>;

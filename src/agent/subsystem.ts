@@ -1,0 +1,30 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { CommandRegistry } from '../control/registry.js';
+import type { StatsRegistry } from '../stats/registry.js';
+import type { StateStore } from '../state/state-db.js';
+
+/** What the agent hands every subsystem when it is built. */
+export interface SubsystemContext {
+  /** The validated config at start; later configs arrive through `reload`. */
+  readonly config: Config;
+  readonly stateDir: string;
+  readonly stats: StatsRegistry;
+  readonly logger: Logger;
+  readonly state: StateStore;
+  /** Register the subsystem's control commands here. */
+  readonly registry: CommandRegistry;
+}
+
+/**
+ * A long-lived part of the agent. The agent starts subsystems in order, calls
+ * `reload` with every new valid config (SIGHUP, `reload`), and closes them in
+ * reverse order at shutdown.
+ */
+export interface Subsystem {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Applies a new, already validated config. Must not throw for per-item problems (report them instead). */
+  reload(config: Config): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { ProxyctlError } from '../errors.js';
+import { resolveSocketPath } from '../config/paths.js';
+import { ControlClient, callOnce } from '../control/client.js';
+import type { Methods } from '../control/methods.js';
+import { EXIT_FAILED, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+
+/**
+ * The base of every command that talks to the agent: `--socket`, one typed call
+ * (connection always closed, or the CLI would never exit), and the mapping of
+ * errors to exit codes that holds with and without --json.
+ */
+export abstract class ClientCommand extends Command {
+  static override baseFlags = {
+    socket: Flags.string({
+      description: 'control socket of the agent [default: $PROXYCTL_SOCKET, else <state dir>/agent.sock]',
+      env: 'PROXYCTL_SOCKET',
+      helpGroup: 'GLOBAL',
+    }),
+    'state-dir': Flags.string({
+      description: 'state directory locating the socket [default: $PROXYCTL_STATE_DIR, $XDG_STATE_HOME/proxyctl, ~/.local/state/proxyctl]',
+      env: 'PROXYCTL_STATE_DIR',
+      helpGroup: 'GLOBAL',
+    }),
+  };
+
+  protected socketPath(flags: { socket?: string | undefined; 'state-dir'?: string | undefined }): string {
+    return resolveSocketPath({ socket: flags.socket, stateDir: flags['state-dir'] });
+  }
+
+  /** One call on a fresh connection. */
+  protected call<M extends keyof Methods>(socket: string, method: M, params: Methods[M]['params']): Promise<Methods[M]['result']> {
+    return callOnce(socket, method, params);
+  }
+
+  /** Several calls on one connection (polling for --wait, watch); closed when `fn` settles. */
+  protected async withClient<T>(socket: string, fn: (client: ControlClient) => Promise<T>): Promise<T> {
+    const client = await ControlClient.connect(socket);
+    try {
+      return await fn(client);
+    } finally {
+      client.close();
+    }
+  }
+
+  /** A usage error found by the command itself (exit 2). */
+  protected usage(message: string): never {
+    this.error(message, { exit: EXIT_USAGE });
+  }
+
+  /** A failed operation (exit 1), e.g. a download that ended in `failed`. */
+  protected fail(message: string, code = EXIT_FAILED): never {
+    this.error(message, { exit: code });
+  }
+
+  protected override toErrorJson(err: unknown): unknown {
+    if (err instanceof ProxyctlError) return { error: { code: err.code, message: err.message } };
+    const e = err as Errors.CLIError;
+    return { error: { code: e.oclif?.exit === EXIT_USAGE ? 'PXC_ERR_USAGE' : 'PXC_ERR_CLI', message: e.message } };
+  }
+
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    // Expected errors become one line and an exit code; --json or not, the code is the same.
+    if (err instanceof ProxyctlError) {
+      process.exitCode = exitCodeFor(err.code);
+      if (this.jsonEnabled()) this.logJson(this.toErrorJson(err));
+      else process.stderr.write(`proxyctl: ${err.message}\n`);
+      return;
+    }
+    const exit = (err as Partial<Errors.CLIError>).oclif?.exit ?? EXIT_FAILED;
+    err.exitCode = exit;
+    return super.catch(err);
+  }
+}

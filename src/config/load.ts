@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import type { ZodIssue } from 'zod';
+import { ProxyctlError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+/** A config that failed: every problem, each naming its path (`apps[2].ports[0]: …`). */
+export class ConfigError extends ProxyctlError {
+  readonly problems: readonly string[];
+
+  constructor(source: string, problems: readonly string[], options?: { cause?: unknown }) {
+    super('PXC_ERR_CONFIG', `${source}: ${problems.length === 1 ? problems[0] : `${problems.length} errors:\n  ${problems.join('\n  ')}`}`, options);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** `['apps', 2, 'ports', 0]` → `apps[2].ports[0]` */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
+  return out || '(root)';
+}
+
+function describeIssue(issue: ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `${formatPath(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') return `${formatPath(issue.path)}: required`;
+  return `${formatPath(issue.path)}: ${issue.message}`;
+}
+
+/** Validates a parsed JSON value; throws ConfigError listing every problem. */
+export function parseConfig(value: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(value ?? {});
+  if (!result.success) throw new ConfigError(source, result.error.issues.map(describeIssue));
+  return result.data;
+}
+
+/** The embedded defaults: what the agent runs with when there is no config file. */
+export function defaultConfig(): Config {
+  return parseConfig({}, 'defaults');
+}
+
+/** Reads and validates a config file; `null` path means the embedded defaults. */
+export async function loadConfig(path: string | null): Promise<Config> {
+  if (path === null) return defaultConfig();
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(path, [code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`], { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`], { cause: err });
+  }
+  return parseConfig(json, path);
+}

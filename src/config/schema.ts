@@ -1,0 +1,215 @@
+import { z } from 'zod';
+
+/**
+ * The config file's schema: every key, its default and its description. This is
+ * the one place defaults are applied; the rest of the code reads the normalised
+ * `Config` and never checks `?? default`. `man/proxyctl.conf.5` is generated
+ * from the descriptions here (scripts/gen-man.js), so describe every key.
+ *
+ * Durations are seconds (fractions allowed), sizes are bytes.
+ */
+
+const seconds = (def: number, what: string) => z.number().positive().default(def).describe(`${what} (seconds, default ${def})`);
+
+export const portSchema = z
+  .number({ invalid_type_error: 'port must be a number' })
+  .int('port must be an integer')
+  .refine((p) => p >= 1 && p <= 65535, (p) => ({ message: `port ${p} out of range (1-65535)` }));
+
+/** `host:port` (IPv6 as `[::1]:port`). */
+export const hostPortSchema = z.string().refine(
+  (s) => parseHostPort(s) !== null,
+  (s) => ({ message: `malformed target "${s}" (expected host:port with port 1-65535)` }),
+);
+
+export function parseHostPort(s: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(s.trim());
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+const controlSchema = z
+  .object({
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{3}$/, 'mode must be octal, e.g. "0600"')
+      .default('0600')
+      .describe('file mode of the control socket (octal string, default "0600"); e.g. "0660" with control.group'),
+    group: z.string().nullable().default(null).describe('group owning the control socket (name or gid), default none'),
+    max_line: z.number().int().min(1024).default(65536).describe('longest accepted control line in bytes (default 65536)'),
+    idle_timeout: seconds(10, 'a control connection that sends no complete line for this long is closed'),
+  })
+  .strict()
+  .default({});
+
+const logSchema = z
+  .object({
+    level: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info')
+      .describe('log level (default info); --log-level overrides'),
+  })
+  .strict()
+  .default({});
+
+const metricsSchema = z
+  .object({
+    listen: z
+      .string()
+      .nullable()
+      .default(null)
+      .refine((s) => s === null || parseHostPort(s) !== null, 'listen must be host:port')
+      .describe('host:port serving Prometheus text on /metrics and /healthz (default off)'),
+  })
+  .strict()
+  .default({});
+
+const proxySchema = z
+  .object({
+    http_proxy: z
+      .string()
+      .default('DIRECT')
+      .describe('upstream proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy (default DIRECT)'),
+    fallback_proxy: z.string().default('').describe('fallback proxies appended as the last group(s), same syntax; when set, DIRECT is stripped (default none)'),
+    policy: z.string().default('default').describe('selection policy: default, sharding, or a path to a JS module exporting setPreferredProxy and handleFailure (default "default")'),
+    min_healthy: z.number().int().min(1).default(1).describe('switch group when fewer members than this stay healthy (default 1)'),
+    reset_after: seconds(300, 'time on a later group after which the list returns to group 0'),
+    timeout: seconds(5, 'connect/response timeout through a proxy'),
+    timeout_direct: seconds(10, 'connect/response timeout without a proxy'),
+    low_speed_limit: z.number().int().min(0).default(1024).describe('a transfer slower than this many bytes/s counts as slow (default 1024)'),
+    backoff_init: seconds(2, 'first retry backoff after a slow transfer'),
+    backoff_max: seconds(10, 'longest retry backoff'),
+    health_check: z.boolean().default(true).describe('run the health checker (default true)'),
+    healthy_check_rate: seconds(30, 'probe interval for healthy members'),
+    unhealthy_check_rate: seconds(5, 'probe interval for unhealthy members'),
+    health_check_url: z.string().url().nullable().default(null).describe('URL fetched through each proxy as its probe; unset means a TCP connect (default none)'),
+  })
+  .strict()
+  .default({});
+
+const downloadsSchema = z
+  .object({
+    dir: z.string().nullable().default(null).describe('directory relative destinations resolve under (default <state_dir>/downloads)'),
+    db_path: z.string().nullable().default(null).describe('SQLite file for the queue and partial parts (default <state_dir>/state.db)'),
+    concurrency: z.number().int().min(1).max(64).default(1).describe('jobs downloading at once (default 1)'),
+    part_size: z.number().int().min(4096).default(4 * 1024 * 1024).describe('bytes committed to SQLite per transaction (default 4194304)'),
+    max_retries: z.number().int().min(0).default(5).describe('retries of origin 5xx and timeouts before a job fails (default 5)'),
+    timeout: seconds(10, 'connect timeout of a download request'),
+    idle_timeout: seconds(30, 'a response that delivers no byte for this long is aborted'),
+    max_rate: z.number().int().min(0).default(0).describe('global download rate limit in bytes/s, 0 = unlimited (default 0)'),
+    allow_absolute: z.boolean().default(false).describe('allow absolute destinations outside downloads.dir (default false)'),
+  })
+  .strict()
+  .default({});
+
+const healthSchema = z
+  .object({
+    interval: seconds(5, 'active health check interval'),
+    timeout: seconds(2, 'health check connect timeout'),
+    rise: z.number().int().min(1).default(2).describe('successful checks that bring a target up (default 2)'),
+    fall: z.number().int().min(1).default(3).describe('failed checks that take a target down (default 3)'),
+  })
+  .strict()
+  .default({});
+
+const appNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'name must be letters, digits, ".", "_" or "-"');
+
+export const appSchema = z
+  .object({
+    name: appNameSchema.describe('app name'),
+    ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports'),
+    bind: z.string().default('127.0.0.1').describe('listen address (default 127.0.0.1)'),
+    targets: z.array(hostPortSchema).default([]).describe('static targets as host:port (a service may add more at run time)'),
+    balance: z.enum(['round-robin', 'random', 'least-conn', 'sharding']).default('round-robin').describe('load-balancing mode (default round-robin)'),
+    protocol: z.enum(['tcp', 'foo']).default('tcp').describe('tcp, or foo for the Foo line protocol with message counters (default tcp)'),
+    health: healthSchema.describe('active TCP health checks'),
+    connect_timeout: seconds(3, 'connect timeout to a target before the next is tried'),
+    idle_timeout: seconds(3600, 'a connection idle in both directions this long is closed'),
+    max_connections: z.number().int().min(1).default(10000).describe('concurrent client connections per app (default 10000)'),
+  })
+  .strict();
+
+const flyAppSchema = z
+  .object({
+    Name: appNameSchema,
+    Ports: z.array(portSchema),
+    Targets: z.array(hostPortSchema),
+  })
+  .passthrough();
+
+const fooSchema = z
+  .object({
+    on_invalid: z.enum(['forward', 'close']).default('forward').describe('what a malformed Foo client line does: forward (default) or close'),
+    max_line: z.number().int().min(64).default(65536).describe('longest Foo line in bytes; longer closes the connection (default 65536)'),
+  })
+  .strict()
+  .default({});
+
+export const serviceSchema = z
+  .object({
+    name: appNameSchema.describe('service name'),
+    command: z.array(z.string()).min(1, 'command needs at least the program').describe('argv of an instance; "--port N" is appended'),
+    env: z.record(z.string()).default({}).describe('extra environment of an instance (PORT is set too)'),
+    cwd: z.string().nullable().default(null).describe('working directory of an instance (default the agent\'s)'),
+    app: z.string().describe('the app whose targets the instances become'),
+    ready: z
+      .object({
+        kind: z.enum(['jsonrpc', 'http', 'tcp']).default('tcp'),
+        path: z.string().default('/rpc'),
+      })
+      .strict()
+      .default({})
+      .describe('readiness probe: jsonrpc (a Ready call on path), http (GET path answers 2xx) or tcp (default tcp)'),
+    ready_attempts: z.number().int().min(1).default(10).describe('readiness probes before a new instance is given up (default 10)'),
+    ready_interval: seconds(1, 'pause between readiness probes'),
+    drain: seconds(30, 'time the previous version keeps serving after a new one is ready'),
+    stop_timeout: seconds(10, 'time between SIGTERM and SIGKILL when an instance is stopped'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    control: controlSchema.describe('the control socket'),
+    log: logSchema.describe('logging'),
+    metrics: metricsSchema.describe('Prometheus exposition'),
+    proxy: proxySchema.describe('upstream proxy list'),
+    downloads: downloadsSchema.describe('the download queue'),
+    apps: z.array(appSchema).default([]).describe('app proxies'),
+    Apps: z.array(flyAppSchema).optional().describe('Fly.io form of apps: [{"Name","Ports","Targets"}], normalised into apps'),
+    foo: fooSchema.describe('the Foo line protocol mode of app proxies'),
+    services: z.array(serviceSchema).default([]).describe('backend services deployed behind apps'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const all = [...cfg.apps.map((a) => ({ name: a.name, ports: a.ports, key: 'apps' })), ...(cfg.Apps ?? []).map((a) => ({ name: a.Name, ports: a.Ports, key: 'Apps' }))];
+    const seenPort = new Map<number, string>();
+    const seenName = new Set<string>();
+    all.forEach((app, i) => {
+      const index = app.key === 'apps' ? i : i - cfg.apps.length;
+      if (seenName.has(app.name)) ctx.addIssue({ code: 'custom', path: [app.key, index, app.key === 'apps' ? 'name' : 'Name'], message: `duplicate app name "${app.name}"` });
+      seenName.add(app.name);
+      app.ports.forEach((port, j) => {
+        const owner = seenPort.get(port);
+        if (owner !== undefined) ctx.addIssue({ code: 'custom', path: [app.key, index, app.key === 'apps' ? 'ports' : 'Ports', j], message: `port ${port} already used by app "${owner}"` });
+        else seenPort.set(port, app.name);
+      });
+    });
+    const serviceNames = new Set<string>();
+    cfg.services.forEach((svc, i) => {
+      if (serviceNames.has(svc.name)) ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: `duplicate service name "${svc.name}"` });
+      serviceNames.add(svc.name);
+      if (!seenName.has(svc.app)) ctx.addIssue({ code: 'custom', path: ['services', i, 'app'], message: `unknown app "${svc.app}"` });
+    });
+  })
+  .transform(({ Apps, ...cfg }) => ({
+    ...cfg,
+    apps: [...cfg.apps, ...(Apps ?? []).map((a) => appSchema.parse({ name: a.Name, ports: a.Ports, targets: a.Targets }))],
+  }));
+
+export type Config = z.output<typeof configSchema>;
+export type AppConfig = Config['apps'][number];
+export type ServiceConfig = Config['services'][number];
+export type ProxyConfig = Config['proxy'];
+export type DownloadsConfig = Config['downloads'];

@@ -1,0 +1,8 @@
+import type { AgentMethods } from '../agent/core-commands.js';
+
+/**
+ * Every control method's params and result, for the CLI's typed client
+ * (`import type` only: the CLI never loads agent code at run time).
+ * Each subsystem exports the MethodMap of its commands; intersect it here.
+ */
+export type Methods = AgentMethods;

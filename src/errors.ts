@@ -1,0 +1,65 @@
+/**
+ * Errors as values with a stable code. Every failure an operator can see has a
+ * `PXC_ERR_*` code, a message naming the offending input, and `cause` when it
+ * wraps another error. The code crosses the control socket unchanged; the CLI
+ * maps codes to exit codes in one place (src/cli/exit-codes.ts).
+ *
+ * Subsystems add their codes to ERROR_CODES (the man page is generated from it)
+ * and throw `new ProxyctlError(code, message)` or a subclass.
+ */
+
+export const ERROR_CODES = {
+  PXC_ERR_INTERNAL: 'an unexpected failure inside the agent; the log has details',
+  PXC_ERR_BAD_PARAMS: 'a command was given missing or malformed arguments',
+  PXC_ERR_UNKNOWN_COMMAND: 'no such command (talk) or method (JSON-RPC)',
+  PXC_ERR_LINE_TOO_LONG: 'a control line exceeded control.max_line bytes',
+  PXC_ERR_BAD_ENCODING: 'a control line was not valid UTF-8',
+  PXC_ERR_CONFIG: 'the config file is missing, unreadable, not JSON or fails validation',
+  PXC_ERR_SOCKET_IN_USE: 'another agent is already serving the control socket',
+  PXC_ERR_SOCKET_PATH: 'the control socket path is too long or its directory unusable',
+  PXC_ERR_AGENT_UNREACHABLE: 'the CLI could not connect to the agent',
+  PXC_ERR_TIMEOUT: 'the agent did not answer in time',
+  PXC_ERR_SHUTTING_DOWN: 'the agent is shutting down and refuses new work',
+  PXC_ERR_BAD_PROXY_SPEC: 'a proxy string is malformed (the message names the bad token)',
+  PXC_ERR_BAD_POLICY: 'an unknown selection policy, or a policy module without both exports',
+  PXC_ERR_UNKNOWN_JOB: 'no download job has that id',
+  PXC_ERR_BAD_URL: 'a URL is malformed or its scheme is not http or https',
+  PXC_ERR_BAD_DEST: 'a download destination is outside downloads.dir or already exists',
+  PXC_ERR_DUPLICATE_INDEX: 'another job already has that index with a different URL',
+  PXC_ERR_JOB_STATE: 'the job is in a state that does not allow the operation',
+  PXC_ERR_NO_SPACE: 'insufficient disk space for a download',
+  PXC_ERR_UNKNOWN_APP: 'no app has that name',
+  PXC_ERR_UNKNOWN_TARGET: 'the app has no such target',
+  PXC_ERR_PORT_IN_USE: 'a listen port is already in use',
+  PXC_ERR_UNKNOWN_SERVICE: 'no service has that name',
+  PXC_ERR_DEPLOY_IN_PROGRESS: 'a deploy of the service is already running',
+  PXC_ERR_DEPLOY_FAILED: 'the new instance never became ready; the current one keeps serving',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ProxyctlError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProxyctlError';
+    this.code = code;
+  }
+}
+
+/** The wire form of an error: what the control socket sends and the CLI receives. */
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: string;
+}
+
+export function toErrorPayload(err: unknown): ErrorPayload {
+  if (err instanceof ProxyctlError) return { code: err.code, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'PXC_ERR_INTERNAL', message };
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}

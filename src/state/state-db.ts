@@ -1,0 +1,56 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Opens a SQLite file the way every proxyctl store wants it: WAL (readers never
+ * block the writer, a crash loses at most the transaction in flight), a busy
+ * timeout so two processes sharing a file wait instead of failing.
+ */
+export function openDatabase(path: string): SqliteDatabase {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
+ * The agent's state DB (`<state_dir>/state.db`): a key/value table for run-time
+ * settings that survive a restart (e.g. `proxy set` until `proxy reset`).
+ * Subsystems needing tables of their own create them on `db`.
+ */
+export class StateStore {
+  readonly db: SqliteDatabase;
+  readonly #get: Database.Statement<[string], { value: string }>;
+  readonly #set: Database.Statement<[string, string]>;
+  readonly #del: Database.Statement<[string]>;
+
+  constructor(path: string) {
+    this.db = openDatabase(path);
+    this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.#get = this.db.prepare('SELECT value FROM kv WHERE key = ?');
+    this.#set = this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    this.#del = this.db.prepare('DELETE FROM kv WHERE key = ?');
+  }
+
+  get<T>(key: string): T | undefined {
+    const row = this.#get.get(key);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  set(key: string, value: unknown): void {
+    this.#set.run(key, JSON.stringify(value));
+  }
+
+  delete(key: string): void {
+    this.#del.run(key);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

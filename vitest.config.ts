@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // oclif's runCommand captures output only without console interception.
+    disableConsoleIntercept: true,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests start real agents and servers: keep the 2-core box from thrashing.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    reporters: ['default'],
+  },
+});
