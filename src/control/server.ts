@@ -149,10 +149,8 @@ export class ControlServer {
   #tooLong(socket: Socket, firstByte: number | undefined): void {
     const err = new ProxyctlError('PXC_ERR_LINE_TOO_LONG', `control line longer than ${this.#opts.maxLine} bytes`);
     this.#errors.inc();
-    if (firstByte === 0x7b) socket.end(JSON.stringify(rpcError(null, toErrorPayload(err))) + '\n');
-    else socket.end(`error: ${err.message}\n`);
-    socket.pause();
     socket.removeAllListeners('data');
+    finish(socket, firstByte === 0x7b ? JSON.stringify(rpcError(null, toErrorPayload(err))) + '\n' : `error: ${err.message}\n`);
   }
 
   /** Handles one complete line; returns the dialect it was. */
@@ -167,7 +165,7 @@ export class ControlServer {
       const err = new ProxyctlError('PXC_ERR_BAD_ENCODING', 'control line is not valid UTF-8');
       this.#errors.inc();
       if (dialect === 'jsonrpc') this.#write(socket, rpcError(null, toErrorPayload(err)));
-      else socket.end(`error: ${err.message}\n`);
+      else finish(socket, `error: ${err.message}\n`);
       return dialect;
     }
     if (dialect === 'jsonrpc') void this.#onRpc(socket, text);
@@ -188,7 +186,7 @@ export class ControlServer {
       this.#errors.inc();
       reply = `error: ${this.#explain(err).message}`;
     }
-    if (!socket.destroyed) socket.end(reply.endsWith('\n') ? reply : reply + '\n');
+    finish(socket, reply.endsWith('\n') ? reply : reply + '\n');
   }
 
   async #onRpc(socket: Socket, line: string): Promise<void> {
@@ -249,6 +247,17 @@ export class ControlServer {
       // already gone: server.close() unlinks on some platforms
     }
   }
+}
+
+/**
+ * The last reply on a connection: once it is flushed the connection is closed
+ * outright, so a client that never half-closes (or is still sending a huge
+ * line) does not hold it until the idle timeout. A Unix socket peer still
+ * reads what was written before the close.
+ */
+function finish(socket: Socket, reply: string): void {
+  if (socket.destroyed) return;
+  socket.end(reply, () => socket.destroy());
 }
 
 function rpcError(id: RpcId, payload: ErrorPayload): RpcResponse {

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaultConfig, formatPath, parseConfig } from '../../../src/config/load.js';
+
+function problems(value: unknown): readonly string[] {
+  try {
+    parseConfig(value);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config schema', () => {
+  it('has a default for every key, so an empty file is a full config', () => {
+    const cfg = defaultConfig();
+    expect(cfg.control.mode).toBe('0600');
+    expect(cfg.proxy.http_proxy).toBe('DIRECT');
+    expect(cfg.proxy.timeout).toBe(5);
+    expect(cfg.downloads.part_size).toBe(4 * 1024 * 1024);
+    expect(cfg.apps).toEqual([]);
+    expect(cfg.services).toEqual([]);
+  });
+
+  it('fills app defaults', () => {
+    const cfg = parseConfig({ apps: [{ name: 'web', ports: [8080], targets: ['127.0.0.1:81'] }] });
+    expect(cfg.apps[0]).toMatchObject({ bind: '127.0.0.1', balance: 'round-robin', protocol: 'tcp', health: { interval: 5, timeout: 2, rise: 2, fall: 3 } });
+  });
+
+  it('accepts the Fly form and normalises it into apps', () => {
+    const cfg = parseConfig({ Apps: [{ Name: 'echo', Ports: [4001, 4002], Targets: ['127.0.0.1:5001', 'localhost:5002'] }] });
+    expect(cfg.apps).toHaveLength(1);
+    expect(cfg.apps[0]).toMatchObject({ name: 'echo', ports: [4001, 4002], targets: ['127.0.0.1:5001', 'localhost:5002'], balance: 'round-robin' });
+    expect('Apps' in cfg).toBe(false);
+  });
+
+  it('names the path of every problem', () => {
+    expect(problems({ apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81, 70000], targets: ['nohost'] }] })).toEqual([
+      'apps[1].ports[1]: port 70000 out of range (1-65535)',
+      'apps[1].targets[0]: malformed target "nohost" (expected host:port with port 1-65535)',
+    ]);
+    expect(problems({ proxy: { timeout: -1, nope: true } })).toEqual(['proxy.timeout: Number must be greater than 0', 'proxy: unknown key "nope"']);
+    expect(problems({ apps: [{ name: 'a', ports: [80], balance: 'fastest' }] })[0]).toMatch(/^apps\[0\]\.balance: Invalid enum value/);
+  });
+
+  it('rejects duplicate ports across apps, also between the two forms', () => {
+    expect(problems({ apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81, 80] }] })).toEqual(['apps[1].ports[1]: port 80 already used by app "a"']);
+    expect(problems({ apps: [{ name: 'a', ports: [80] }], Apps: [{ Name: 'b', Ports: [80], Targets: [] }] })).toEqual(['Apps[0].Ports[0]: port 80 already used by app "a"']);
+  });
+
+  it('rejects a service naming an unknown app', () => {
+    expect(problems({ services: [{ name: 's', command: ['x'], app: 'ghost' }] })).toEqual(['services[0].app: unknown app "ghost"']);
+  });
+
+  it('formats paths like JavaScript accessors', () => {
+    expect(formatPath(['apps', 2, 'ports', 0])).toBe('apps[2].ports[0]');
+    expect(formatPath([])).toBe('(root)');
+  });
+});
