@@ -150,21 +150,24 @@ const fooSchema = z
 export const serviceSchema = z
   .object({
     name: appNameSchema.describe('service name'),
-    command: z.array(z.string()).min(1, 'command needs at least the program').describe('argv of an instance; "--port N" is appended'),
-    env: z.record(z.string()).default({}).describe('extra environment of an instance (PORT is set too)'),
-    cwd: z.string().nullable().default(null).describe('working directory of an instance (default the agent\'s)'),
-    app: z.string().describe('the app whose targets the instances become'),
+    command: z
+      .array(z.string())
+      .min(1, 'command needs at least the program')
+      .describe('argv of an instance, run without a shell; "--port N" is appended. Placeholders in every element: {proxyctl} (absolute path of this proxyctl\'s bin/run.js), {node} (the agent\'s node binary), {state_dir} (the agent\'s state directory)'),
+    env: z.record(z.string()).default({}).describe('extra environment of an instance, on top of the agent\'s (PORT is set too); values take the command\'s placeholders'),
+    cwd: z.string().nullable().default(null).describe('working directory of an instance, relative to the agent\'s; takes the command\'s placeholders (default the agent\'s working directory)'),
+    app: z.string().describe('the app whose targets the instances become (its static targets stay)'),
     ready: z
       .object({
-        kind: z.enum(['jsonrpc', 'http', 'tcp']).default('tcp'),
-        path: z.string().default('/rpc'),
+        kind: z.enum(['jsonrpc', 'http', 'tcp']).default('tcp').describe('jsonrpc: POST a JSON-RPC 2.0 "Ready" call to path, ready when it answers {"ready": true}; http: GET path answers 2xx; tcp: a connect succeeds (default tcp)'),
+        path: z.string().startsWith('/', 'path must start with "/"').default('/rpc').describe('HTTP path of the jsonrpc and http probes, and of the service endpoint (default "/rpc")'),
       })
       .strict()
       .default({})
-      .describe('readiness probe: jsonrpc (a Ready call on path), http (GET path answers 2xx) or tcp (default tcp)'),
+      .describe('readiness probe of a new instance'),
     ready_attempts: z.number().int().min(1).default(10).describe('readiness probes before a new instance is given up (default 10)'),
     ready_interval: seconds(1, 'pause between readiness probes'),
-    drain: seconds(30, 'time the previous version keeps serving after a new one is ready'),
+    drain: z.number().min(0).default(30).describe('time the previous version keeps serving beside the new one after it is ready, before it is taken out of the app and stopped (seconds, default 30)'),
     stop_timeout: seconds(10, 'time between SIGTERM and SIGKILL when an instance is stopped'),
   })
   .strict();

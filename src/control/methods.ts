@@ -1,8 +1,9 @@
 import type { AgentMethods } from '../agent/core-commands.js';
+import type { DeployMethods } from '../deploy/commands.js';
 
 /**
  * Every control method's params and result, for the CLI's typed client
  * (`import type` only: the CLI never loads agent code at run time).
  * Each subsystem exports the MethodMap of its commands; intersect it here.
  */
-export type Methods = AgentMethods;
+export type Methods = AgentMethods & DeployMethods;

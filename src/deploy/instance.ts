@@ -1,0 +1,168 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { LineSplitter, type LogLine } from './log-lines.js';
+
+/**
+ * One running version of a service: a child process on a free port, in its own
+ * process group (a terminal's Ctrl-C reaches only the agent, which then stops
+ * instances in order; a stop signals the whole group, so a wrapper script's
+ * children stop too). Its output is handed to `onLine` line by line.
+ */
+
+export type InstanceState = 'starting' | 'ready' | 'stopping' | 'exited';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Epoch ms. */
+  at: number;
+  /** True when the agent asked it to stop; false for an exit on its own (the service is degraded). */
+  expected: boolean;
+  /** Why it could not start or run (spawn error), if that is why it ended. */
+  error: string | null;
+}
+
+export interface LaunchSpec {
+  readonly service: string;
+  readonly version: number;
+  /** Argv with placeholders expanded; `--port N` is appended here. */
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string | null;
+  /** Address the instance listens on and the app connects to. */
+  readonly host: string;
+  readonly onLine: (line: LogLine) => void;
+  /** Called once when the process has exited, expected or not. */
+  readonly onExit: (instance: Instance, exit: ExitInfo) => void;
+}
+
+/** A port nobody listens on right now (the kernel's pick for port 0). */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen({ host, port: 0, exclusive: true }, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class Instance {
+  readonly service: string;
+  readonly version: number;
+  readonly host: string;
+  readonly port: number;
+  readonly launchedAt = Date.now();
+  readyAt: number | null = null;
+  #state: InstanceState = 'starting';
+  #exit: ExitInfo | null = null;
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<ExitInfo>;
+  #stopRequested = false;
+  #stopping: Promise<ExitInfo> | undefined;
+
+  private constructor(spec: LaunchSpec, port: number) {
+    this.service = spec.service;
+    this.version = spec.version;
+    this.host = spec.host;
+    this.port = port;
+    const argv = [...spec.argv, '--port', String(port)];
+    this.#child = spawn(argv[0]!, argv.slice(1), {
+      cwd: spec.cwd ?? undefined,
+      env: { ...process.env, ...spec.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = new LineSplitter((line) => spec.onLine({ at: Date.now(), version: this.version, stream, line }));
+      const s = this.#child[stream]!;
+      s.setEncoding('utf8');
+      s.on('data', (chunk: string) => splitter.write(chunk));
+      s.on('end', () => splitter.end());
+      s.on('error', () => undefined);
+    }
+    this.#exited = new Promise<ExitInfo>((resolve) => {
+      const done = (code: number | null, signal: NodeJS.Signals | null, error: string | null) => {
+        if (this.#exit) return;
+        this.#exit = { code, signal, at: Date.now(), expected: this.#stopRequested, error };
+        this.#state = 'exited';
+        spec.onExit(this, this.#exit);
+        resolve(this.#exit);
+      };
+      this.#child.once('exit', (code, signal) => done(code, signal, null));
+      this.#child.once('error', (err) => done(null, null, `cannot run ${argv[0]}: ${err.message}`));
+    });
+  }
+
+  /** Starts the process on a free port; it still has to pass its readiness probe. */
+  static async launch(spec: LaunchSpec): Promise<Instance> {
+    return new Instance(spec, await freePort(spec.host));
+  }
+
+  get label(): string {
+    return `${this.service}@v${this.version}`;
+  }
+
+  get address(): string {
+    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
+
+  get pid(): number | null {
+    return this.#child.pid ?? null;
+  }
+
+  get state(): InstanceState {
+    return this.#state;
+  }
+
+  get exit(): ExitInfo | null {
+    return this.#exit;
+  }
+
+  get exited(): Promise<ExitInfo> {
+    return this.#exited;
+  }
+
+  markReady(): void {
+    if (this.#state === 'starting') {
+      this.#state = 'ready';
+      this.readyAt = Date.now();
+    }
+  }
+
+  /**
+   * SIGTERM to the process group, SIGKILL after `timeoutMs` if it is still
+   * running; resolves with how it ended. Idempotent.
+   */
+  stop(timeoutMs: number): Promise<ExitInfo> {
+    if (this.#exit) return Promise.resolve(this.#exit);
+    this.#stopping ??= (async () => {
+      this.#stopRequested = true;
+      this.#state = 'stopping';
+      this.#signal('SIGTERM');
+      const timer = setTimeout(() => this.#signal('SIGKILL'), timeoutMs);
+      try {
+        return await this.#exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.#stopping;
+  }
+
+  #signal(sig: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#exit) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        this.#child.kill(sig);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Config, ServiceConfig } from '../config/schema.js';
+import { ProxyctlError } from '../errors.js';
+import type { AppTargets } from '../forward/api.js';
+import { deployCommands, type ServiceDirectory } from './commands.js';
+import { DeploymentController } from './controller.js';
+import { proxyctlBin, type PlaceholderValues } from './placeholders.js';
+import { InstanceClient } from './probe.js';
+
+/**
+ * The services subsystem: one DeploymentController per configured service,
+ * each filling its app's targets through `AppTargets` (forward's public API).
+ * Start gives every service its first deploy and waits for them; close stops
+ * every instance (SIGTERM, SIGKILL after stop_timeout).
+ */
+export class DeploySubsystem implements Subsystem, ServiceDirectory {
+  readonly name = 'deploy';
+  readonly #ctx: SubsystemContext;
+  readonly #targets: AppTargets;
+  readonly #client = new InstanceClient();
+  readonly #controllers = new Map<string, DeploymentController>();
+  readonly #placeholders: PlaceholderValues;
+  #config: Config;
+
+  constructor(ctx: SubsystemContext, targets: AppTargets) {
+    this.#ctx = ctx;
+    this.#targets = targets;
+    this.#config = ctx.config;
+    this.#placeholders = { proxyctl: proxyctlBin(), node: process.execPath, state_dir: ctx.stateDir };
+    ctx.registry.add(...deployCommands(this));
+  }
+
+  async start(): Promise<void> {
+    for (const svc of this.#config.services) this.#add(svc);
+    await Promise.all([...this.#controllers.values()].map((c) => this.#initialDeploy(c)));
+  }
+
+  async reload(config: Config): Promise<void> {
+    this.#config = config;
+    const wanted = new Map(config.services.map((s) => [s.name, s]));
+    for (const [name, c] of this.#controllers) {
+      if (wanted.has(name)) continue;
+      this.#controllers.delete(name);
+      this.#ctx.logger.info({ service: name }, `service ${name} removed from the config: stopping its instances`);
+      await c.close();
+    }
+    for (const svc of config.services) {
+      const c = this.#controllers.get(svc.name);
+      if (c) {
+        if (JSON.stringify(c.config) !== JSON.stringify(svc)) this.#ctx.logger.info({ service: svc.name }, `service ${svc.name} changed: applies from its next deploy`);
+        c.updateConfig(svc);
+      } else {
+        void this.#initialDeploy(this.#add(svc));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#controllers.values()].map((c) => c.close()));
+    this.#controllers.clear();
+    await this.#client.close();
+  }
+
+  controller(name: string): DeploymentController {
+    const c = this.#controllers.get(name);
+    if (!c) throw new ProxyctlError('PXC_ERR_UNKNOWN_SERVICE', `no service named "${name}"${this.#controllers.size ? ` (services: ${[...this.#controllers.keys()].join(', ')})` : ' (none configured)'}`);
+    return c;
+  }
+
+  list(): DeploymentController[] {
+    return [...this.#controllers.values()];
+  }
+
+  endpoint(name: string): { service: string; app: string; url: string } {
+    const svc = this.controller(name).config;
+    const app = this.#config.apps.find((a) => a.name === svc.app);
+    if (!app) throw new ProxyctlError('PXC_ERR_UNKNOWN_APP', `service ${name}: no app named "${svc.app}"`);
+    const host = app.bind === '0.0.0.0' || app.bind === '' ? '127.0.0.1' : app.bind === '::' ? '::1' : app.bind;
+    return { service: name, app: app.name, url: `http://${host.includes(':') ? `[${host}]` : host}:${app.ports[0]}${svc.ready.path}` };
+  }
+
+  #add(svc: ServiceConfig): DeploymentController {
+    const c = new DeploymentController(svc, {
+      targets: this.#targets,
+      logger: this.#ctx.logger.child({ sub: 'deploy' }),
+      stats: this.#ctx.stats.scope('services', { service: svc.name }),
+      client: this.#client,
+      placeholders: this.#placeholders,
+    });
+    this.#controllers.set(svc.name, c);
+    return c;
+  }
+
+  async #initialDeploy(c: DeploymentController): Promise<void> {
+    if (!this.#targets.hasApp(c.config.app)) {
+      this.#ctx.logger.error({ service: c.name, app: c.config.app }, `service ${c.name}: app ${c.config.app} is not running; no deploy`);
+      return;
+    }
+    c.deploy();
+    await c.settled();
+  }
+}
+
+export function createDeploy(ctx: SubsystemContext, targets: AppTargets): DeploySubsystem {
+  return new DeploySubsystem(ctx, targets);
+}
