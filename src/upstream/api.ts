@@ -57,3 +57,12 @@ export interface FailureEvidence {
   /** The transfer was aborted for going under low_speed_limit. */
   slow?: boolean;
 }
+
+/**
+ * Classifies a failed request as cvmfs does: `proxy` (connect/resolve/timeout/reset
+ * through a proxy, 502/503/504, `X-Squid-Error`, `Proxy-Status: …; error=`), `host`
+ * (the origin's answer through a working proxy, any DIRECT failure, a checksum
+ * mismatch) or `slow` (under low_speed_limit). For `host` the router answers
+ * `fail`: retrying the origin's own errors is the downloader's call (downloads.max_retries).
+ */
+export { classifyFailure } from './classify.js';
