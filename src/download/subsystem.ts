@@ -1,0 +1,56 @@
+import { dirname, join, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import { openDatabase, type SqliteDatabase } from '../state/state-db.js';
+import type { FailureEvidence, ProxyFailureKind, ProxyRouter } from '../upstream/api.js';
+import { classifyLocally } from './classify.js';
+import { downloadCommands } from './commands.js';
+import { DownloadManager } from './manager.js';
+import { JobStore } from './store.js';
+
+/** Where the queue lives and where relative destinations go, from the config. */
+export function downloadPaths(config: Config, stateDir: string): { dbPath: string; dir: string } {
+  const d = config.downloads;
+  return {
+    dbPath: d.db_path === null ? join(stateDir, 'state.db') : resolve(stateDir, d.db_path),
+    dir: d.dir === null ? join(stateDir, 'downloads') : resolve(stateDir, d.dir),
+  };
+}
+
+/**
+ * The download queue subsystem. Every request goes through `router` (the
+ * upstream proxy list); `classify` is cvmfs's failure classification.
+ */
+export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, classify: (e: FailureEvidence) => ProxyFailureKind = classifyLocally): Subsystem {
+  const paths = downloadPaths(ctx.config, ctx.stateDir);
+  const logger = ctx.logger.child({ subsystem: 'downloads' });
+  let db: SqliteDatabase | undefined;
+  let manager: DownloadManager | undefined;
+  return {
+    name: 'downloads',
+    async start() {
+      db = openDatabase(paths.dbPath);
+      manager = new DownloadManager({
+        store: new JobStore(db),
+        router,
+        config: ctx.config.downloads,
+        dir: paths.dir,
+        dbDir: dirname(paths.dbPath),
+        logger,
+        stats: ctx.stats.scope('downloads'),
+        classify,
+      });
+      ctx.registry.add(...downloadCommands(manager));
+      manager.start();
+    },
+    async reload(config) {
+      const next = downloadPaths(config, ctx.stateDir);
+      if (next.dbPath !== paths.dbPath || next.dir !== paths.dir) logger.warn('downloads.db_path and downloads.dir apply at the next agent start');
+      manager?.reload(config.downloads);
+    },
+    async close() {
+      await manager?.close();
+      if (db?.open) db.close();
+    },
+  };
+}

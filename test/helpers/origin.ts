@@ -1,0 +1,191 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A test origin on 127.0.0.1: generated files served with Range, ETag and
+ * Last-Modified, plus switches that make it misbehave the ways real servers do
+ * (ignore Range, change the file, answer 416, throttle, drop the connection at
+ * byte K, answer an error status). It counts the body bytes it served and logs
+ * every request's Range / If-Range headers.
+ */
+
+export interface OriginFile {
+  data: Buffer;
+  sha256: string;
+  etag: string;
+  lastModified: string;
+}
+
+export interface OriginRequest {
+  method: string;
+  path: string;
+  range: string | null;
+  ifRange: string | null;
+  status: number;
+  /** Headers the origin saw, e.g. `via` set by a forward proxy. */
+  headers: IncomingMessage['headers'];
+}
+
+export interface OriginSwitches {
+  /** Serve every GET with 200 and the whole file, Range or not. */
+  ignoreRange: boolean;
+  /** Answer every ranged request with 416. */
+  always416: boolean;
+  /** Body bytes per second per response; 0 = unthrottled. */
+  throttleBps: number;
+  /** Destroy the connection once the body reaches this file offset (once, then cleared). */
+  dropAtByte: number | null;
+  /** Answer the next `failCount` requests with this status. */
+  failStatus: number;
+  failCount: number;
+  /** Send no ETag / Last-Modified. */
+  noValidators: boolean;
+}
+
+export interface TestOrigin {
+  readonly port: number;
+  readonly switches: OriginSwitches;
+  readonly requests: OriginRequest[];
+  /** Body bytes written to sockets so far (all files). */
+  bytesServed(): number;
+  url(name: string): string;
+  /** Adds (or replaces) a file of random bytes, or the given bytes. */
+  addFile(name: string, content: number | Buffer): OriginFile;
+  /** Replaces the file with new random bytes of the same (or a new) size: new ETag and Last-Modified. */
+  changeFile(name: string, size?: number): OriginFile;
+  file(name: string): OriginFile;
+  /** Ranged GETs seen for a file, as their start offsets. */
+  rangeStarts(name: string): number[];
+  close(): Promise<void>;
+}
+
+const origins = new Set<TestOrigin>();
+
+export async function startOrigin(): Promise<TestOrigin> {
+  const files = new Map<string, OriginFile>();
+  const requests: OriginRequest[] = [];
+  const sockets = new Set<Socket>();
+  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, dropAtByte: null, failStatus: 503, failCount: 0, noValidators: false };
+  let served = 0;
+  let generation = 0;
+
+  const makeFile = (content: number | Buffer): OriginFile => {
+    const data = typeof content === 'number' ? randomBytes(content) : content;
+    generation++;
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    // A distinct second per generation so Last-Modified changes with the content.
+    return { data, sha256, etag: `"${sha256.slice(0, 16)}-${generation}"`, lastModified: new Date(Date.UTC(2026, 0, 1) + generation * 1000).toUTCString() };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const range = typeof req.headers.range === 'string' ? req.headers.range : null;
+    const ifRange = typeof req.headers['if-range'] === 'string' ? req.headers['if-range'] : null;
+    const log: OriginRequest = { method: req.method ?? 'GET', path, range, ifRange, status: 0, headers: req.headers };
+    requests.push(log);
+    const reply = (status: number, headers: Record<string, string | number> = {}, body?: string): void => {
+      log.status = status;
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    if (switches.failCount > 0) {
+      switches.failCount--;
+      return reply(switches.failStatus, { 'content-type': 'text/plain' }, `forced ${switches.failStatus}\n`);
+    }
+    const file = files.get(path.replace(/^\//, ''));
+    if (!file) return reply(404, { 'content-type': 'text/plain' }, 'not found\n');
+    const size = file.data.length;
+    const validators: Record<string, string> = switches.noValidators ? {} : { etag: file.etag, 'last-modified': file.lastModified };
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    const m = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
+    const rangeValid = m !== null && (ifRange === null || ifRange === file.etag || ifRange === file.lastModified);
+    if (m && rangeValid && !switches.ignoreRange) {
+      start = Number(m[1]);
+      if (m[2]) end = Math.min(Number(m[2]), size - 1);
+      if (switches.always416 || start >= size) return reply(416, { 'content-range': `bytes */${size}`, ...validators });
+      status = 206;
+    }
+    const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream', 'content-length': end - start + 1, 'accept-ranges': 'bytes', ...validators };
+    if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    log.status = status;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') return void res.end();
+    const chunk = switches.throttleBps > 0 ? Math.max(1024, Math.min(64 * 1024, Math.floor(switches.throttleBps / 20))) : 256 * 1024;
+    let pos = start;
+    while (pos <= end) {
+      if (res.destroyed) return;
+      let n = Math.min(chunk, end + 1 - pos);
+      const drop = switches.dropAtByte;
+      if (drop !== null && drop >= pos && drop <= end) {
+        n = drop - pos;
+        if (n === 0) {
+          switches.dropAtByte = null;
+          res.socket?.destroy();
+          return;
+        }
+      }
+      const ok = res.write(file.data.subarray(pos, pos + n));
+      served += n;
+      pos += n;
+      if (!ok) await new Promise<void>((r) => {
+        res.once('drain', r);
+        res.once('close', r);
+      });
+      if (switches.throttleBps > 0) await new Promise((r) => setTimeout(r, (n / switches.throttleBps) * 1000));
+    }
+    res.end();
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+
+  const origin: TestOrigin = {
+    port,
+    switches,
+    requests,
+    bytesServed: () => served,
+    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    addFile(name, content) {
+      const f = makeFile(content);
+      files.set(name, f);
+      return f;
+    },
+    changeFile(name, size) {
+      const old = files.get(name);
+      if (!old) throw new Error(`no file ${name}`);
+      const f = makeFile(size ?? old.data.length);
+      files.set(name, f);
+      return f;
+    },
+    file(name) {
+      const f = files.get(name);
+      if (!f) throw new Error(`no file ${name}`);
+      return f;
+    },
+    rangeStarts(name) {
+      return requests.filter((r) => r.path === `/${name}` && r.method === 'GET' && r.range).map((r) => Number(/^bytes=(\d+)-/.exec(r.range!)?.[1]));
+    },
+    async close() {
+      origins.delete(origin);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  origins.add(origin);
+  return origin;
+}
+
+/** Closes every origin still open (afterEach). */
+export async function closeOrigins(): Promise<void> {
+  await Promise.all([...origins].map((o) => o.close()));
+}

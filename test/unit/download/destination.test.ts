@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDownloadUrl, resolveDestination } from '../../../src/download/destination.js';
+import { RateLimiter } from '../../../src/download/rate-limiter.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pxc-dest-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const rules = { dir, allowAbsolute: false };
+const url = (s: string) => parseDownloadUrl(s);
+
+describe('download URLs', () => {
+  it('accepts http and https', () => {
+    expect(url('http://h/a').protocol).toBe('http:');
+    expect(url('https://h/a').protocol).toBe('https:');
+  });
+  it('refuses malformed URLs and other schemes with PXC_ERR_BAD_URL', () => {
+    expect(() => url('not a url')).toThrow(expect.objectContaining({ code: 'PXC_ERR_BAD_URL' }));
+    expect(() => url('ftp://h/a')).toThrow(/unsupported scheme "ftp"/);
+    expect(() => url('file:///etc/passwd')).toThrow(/unsupported scheme/);
+  });
+});
+
+describe('destinations', () => {
+  it('names the file after the URL under downloads.dir', () => {
+    expect(resolveDestination(url('http://h/x/shard%201.tar?x=1'), undefined, rules, false)).toBe(join(dir, 'shard 1.tar'));
+  });
+  it('resolves a relative dest under downloads.dir', () => {
+    expect(resolveDestination(url('http://h/a'), 'sub/b.bin', rules, false)).toBe(join(dir, 'sub/b.bin'));
+  });
+  it('refuses a relative dest that leaves downloads.dir', () => {
+    expect(() => resolveDestination(url('http://h/a'), '../escape', rules, false)).toThrow(expect.objectContaining({ code: 'PXC_ERR_BAD_DEST' }));
+  });
+  it('refuses an absolute dest outside downloads.dir unless allowed', () => {
+    expect(() => resolveDestination(url('http://h/a'), '/elsewhere/a', rules, false)).toThrow(/downloads.allow_absolute/);
+    expect(resolveDestination(url('http://h/a'), '/elsewhere/a', { dir, allowAbsolute: true }, false)).toBe('/elsewhere/a');
+  });
+  it('refuses a URL without a file name when no dest is given', () => {
+    expect(() => resolveDestination(url('http://h/'), undefined, rules, false)).toThrow(/give a destination/);
+  });
+  it('never overwrites an existing file unless forced', () => {
+    writeFileSync(join(dir, 'exists'), 'x');
+    expect(() => resolveDestination(url('http://h/exists'), undefined, rules, false)).toThrow(/already exists/);
+    expect(resolveDestination(url('http://h/exists'), undefined, rules, true)).toBe(join(dir, 'exists'));
+  });
+});
+
+describe('rate limiter', () => {
+  it('lets bytes through at once when unlimited', () => {
+    expect(new RateLimiter(0).book(1e9, 0)).toBe(0);
+  });
+  it('books bytes on a virtual clock after a short burst', () => {
+    const r = new RateLimiter(1000);
+    expect(r.book(100, 1000)).toBe(0); // within the burst
+    expect(r.book(1000, 1000)).toBeCloseTo(1000, 0);
+    expect(r.book(500, 1000)).toBeCloseTo(1500, 0);
+  });
+});
