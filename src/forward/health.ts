@@ -1,0 +1,85 @@
+import { connect } from 'node:net';
+import type { Target } from './target.js';
+
+export interface HealthSettings {
+  interval: number;
+  timeout: number;
+  rise: number;
+  fall: number;
+}
+
+export type HealthTransition = (target: Target, up: boolean) => void;
+
+/**
+ * Active TCP health checks of one app's targets: a connect every `interval`
+ * seconds, `rise` successes bring a target up, `fall` failures take it down.
+ * A target's next check is scheduled only when its previous one finished, so
+ * checks never overlap. Disabled targets are not checked.
+ */
+export class HealthChecker {
+  #settings: HealthSettings;
+  readonly #onTransition: HealthTransition;
+  readonly #timers = new Map<Target, NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(settings: HealthSettings, onTransition: HealthTransition) {
+    this.#settings = settings;
+    this.#onTransition = onTransition;
+  }
+
+  /** New settings apply from each target's next check. */
+  update(settings: HealthSettings): void {
+    this.#settings = settings;
+  }
+
+  add(target: Target): void {
+    if (this.#closed || this.#timers.has(target)) return;
+    this.#schedule(target);
+  }
+
+  remove(target: Target): void {
+    const t = this.#timers.get(target);
+    if (t) clearTimeout(t);
+    this.#timers.delete(target);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #schedule(target: Target): void {
+    const timer = setTimeout(() => this.#check(target), this.#settings.interval * 1000);
+    timer.unref();
+    this.#timers.set(target, timer);
+  }
+
+  #check(target: Target): void {
+    if (!this.#timers.has(target)) return;
+    if (target.state === 'disabled') {
+      this.#schedule(target);
+      return;
+    }
+    const { timeout } = this.#settings;
+    const sock = connect({ host: target.host, port: target.port });
+    let done = false;
+    const finish = (err: string | null) => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      if (!this.#timers.has(target)) return; // removed while the check ran
+      const { rise, fall } = this.#settings;
+      if (err === null) {
+        if (target.recordSuccess(rise)) this.#onTransition(target, true);
+      } else {
+        target.checkFailures.value++;
+        if (target.recordFailure(fall, err)) this.#onTransition(target, false);
+      }
+      this.#schedule(target);
+    };
+    sock.setTimeout(timeout * 1000, () => finish(`health check timed out after ${timeout} s`));
+    sock.once('connect', () => finish(null));
+    sock.once('error', (e: NodeJS.ErrnoException) => finish(`health check: ${e.code ?? e.message}`));
+  }
+}

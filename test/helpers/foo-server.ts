@@ -1,0 +1,75 @@
+import { createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A reference Foo server: answers each `REQ <seq> [data]` line, in order,
+ * with `ACK <seq> ...` (or `NAK <seq> ...` when `nakEvery` divides seq), and
+ * any other line with `NAK 0 ERRDECODE`. With `fragment`, every reply is
+ * written in small pieces so the proxy sees lines split across packets.
+ */
+export interface FooServerOptions {
+  port?: number;
+  /** NAK every REQ whose seq is divisible by this (0: never). */
+  nakEvery?: number;
+  /** Write replies in pieces of this many bytes (0: whole). */
+  fragment?: number;
+}
+
+export interface FooServer {
+  readonly port: number;
+  readonly address: string;
+  /** Lines received, by kind. */
+  readonly received: { req: number; invalid: number };
+  close(): Promise<void>;
+}
+
+export function fooReply(line: string, nakEvery: number): string {
+  const m = /^REQ[ \t]+(-?\d+)(?:[ \t](.*))?\r?$/.exec(line);
+  if (!m) return 'NAK 0 ERRDECODE\n';
+  const seq = Number(m[1]);
+  return nakEvery > 0 && seq % nakEvery === 0 ? `NAK ${m[1]} no\n` : `ACK ${m[1]}${m[2] !== undefined ? ` ${m[2]}` : ''}\n`;
+}
+
+export async function startFooServer(opts: FooServerOptions = {}): Promise<FooServer> {
+  const nakEvery = opts.nakEvery ?? 0;
+  const fragment = opts.fragment ?? 0;
+  const sockets = new Set<Socket>();
+  const received = { req: 0, invalid: 0 };
+  const server: Server = createServer({ noDelay: true }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      buf += chunk;
+      let out = '';
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const reply = fooReply(line, nakEvery);
+        if (reply.startsWith('NAK 0 ERRDECODE')) received.invalid++;
+        else received.req++;
+        out += reply;
+      }
+      if (!out) return;
+      if (fragment > 0) for (let i = 0; i < out.length; i += fragment) s.write(out.slice(i, i + fragment));
+      else s.write(out);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { waitFor } from '../../helpers/wait.js';
+import type { AppInfo } from '../../../src/forward/app.js';
+
+const servers: EchoServer[] = [];
+async function echo(): Promise<EchoServer> {
+  const s = await startEchoServer();
+  servers.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  await cleanupAgents();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe('app proxy forwarding (real agent)', () => {
+  it('serves a Fly-form app on both ports, round-robin over both targets', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const [p1, p2] = [await freePort(), await freePort()];
+    const agent = await startAgent({ config: { Apps: [{ Name: 'echo', Ports: [p1, p2], Targets: [e1.address, e2.address] }] } });
+    for (let i = 0; i < 4; i++) {
+      expect((await roundTrip(i % 2 ? p2 : p1, `hello ${i}`)).toString()).toBe(`hello ${i}`);
+    }
+    expect(e1.connections).toBe(2);
+    expect(e2.connections).toBe(2);
+    const info = await agent.rpc<AppInfo>('app.info', { name: 'echo' });
+    expect(info.ports.map((p) => p.state)).toEqual(['listening', 'listening']);
+    expect(info.total).toBe(4);
+    expect(info.bytes_in).toBe(info.bytes_out);
+    expect(info.targets.map((t) => [t.address, t.health, t.total])).toEqual([
+      [e1.address, 'up', 2],
+      [e2.address, 'up', 2],
+    ]);
+  });
+
+  it('skips a dead target, counts the failure, and still answers every client', async () => {
+    const e = await echo();
+    const dead = `127.0.0.1:${await freePort()}`;
+    const port = await freePort();
+    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [port], targets: [dead, e.address], health: { interval: 60, fall: 100 } }] } });
+    for (let i = 0; i < 4; i++) expect((await roundTrip(port, 'x'.repeat(i + 1))).toString()).toBe('x'.repeat(i + 1));
+    const info = await agent.rpc<AppInfo>('app.info', { name: 'web' });
+    expect(info.connect_failures).toBe(2); // round-robin put every other first attempt on the dead one
+    expect(info.targets.find((t) => t.address === dead)!.connect_failures).toBe(2);
+    expect(info.total).toBe(4);
+    expect(info.no_target).toBe(0);
+  });
+
+  it('closes the client at once when no target is reachable, and counts it', async () => {
+    const port = await freePort();
+    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [port], targets: [`127.0.0.1:${await freePort()}`], health: { interval: 60 } }] } });
+    const r = await connectAndWaitClose(port);
+    expect(r.data).toBe('');
+    const info = await agent.rpc<AppInfo>('app.info', { name: 'web' });
+    expect(info.no_target).toBe(1);
+    expect(info.active).toBe(0);
+  });
+
+  it('takes a target down on failed health checks, and back up when it answers again', async () => {
+    const e1 = await echo();
+    const e2 = await echo();
+    const port = await freePort();
+    const agent = await startAgent({ config: { apps: [{ name: 'echo', ports: [port], targets: [e1.address, e2.address], health: { interval: 0.05, timeout: 0.5, rise: 2, fall: 2 } }] } });
+    const e1Port = e1.port;
+    await e1.close();
+    servers.splice(servers.indexOf(e1), 1);
+    await waitFor('e1 down', async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).targets[0]!.health === 'down');
+    const before = e2.connections;
+    for (let i = 0; i < 4; i++) expect((await roundTrip(port, 'ping')).toString()).toBe('ping');
+    expect(e2.connections - before).toBe(4);
+    const back = await startEchoServer({ port: e1Port });
+    servers.push(back);
+    await waitFor('e1 up again', async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).targets[0]!.health === 'up');
+    for (let i = 0; i < 4; i++) await roundTrip(port, 'ping');
+    expect(back.connections).toBeGreaterThan(0);
+    const cli = await agent.cli(['app', 'info', 'echo', '--json']);
+    expect(cli.code).toBe(0);
+    expect((JSON.parse(cli.stdout) as AppInfo).targets.map((t) => t.health)).toEqual(['up', 'up']);
+  });
+
+  it('relays half-close: the client’s FIN reaches the target and the reply still arrives', async () => {
+    const e = await echo();
+    const port = await freePort();
+    await startAgent({ config: { apps: [{ name: 'echo', ports: [port], targets: [e.address] }] } });
+    const payload = Buffer.alloc(3 * 1024 * 1024, 'abcdefgh');
+    const got = await roundTrip(port, payload);
+    expect(got.length).toBe(payload.length);
+    expect(got.equals(payload)).toBe(true);
+  });
+
+  it('keeps 1 000 concurrent connections open and echoing', async () => {
+    const e = await echo();
+    const port = await freePort();
+    const agent = await startAgent({ config: { apps: [{ name: 'echo', ports: [port], targets: [e.address] }] } });
+    const clients = [];
+    for (let i = 0; i < 1000; i += 100) clients.push(...(await Promise.all(Array.from({ length: 100 }, () => openEchoClient(port)))));
+    await waitFor('1000 active', async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).active === 1000);
+    const replies = await Promise.all(clients.map((c, i) => c.echo(`client ${i}\n`)));
+    replies.forEach((r, i) => expect(r).toBe(`client ${i}\n`));
+    for (const c of clients) c.close();
+    await waitFor('all closed', async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).active === 0);
+    expect(e.open).toBe(0);
+  });
+});
