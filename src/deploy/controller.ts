@@ -213,7 +213,7 @@ export class DeploymentController {
     const old = this.#current;
     this.#current = inst;
     if (this.#degraded && (!old || old.state === 'exited')) this.#degraded = null;
-    this.#log.info({ deploy: record.id, version: inst.version, pid: inst.pid, port: inst.port }, `${inst.label} ready on ${inst.address}, added to app ${cfg.app}`);
+    this.#log.info({ deploy: record.id, version: inst.version, instance_pid: inst.pid, port: inst.port }, `${inst.label} ready on ${inst.address}, added to app ${cfg.app}`);
     if (old) {
       this.#previous = old;
       this.#phase(record, 'ROLLOUT_WAIT');
@@ -286,7 +286,7 @@ export class DeploymentController {
     const app = this.#config.app;
     const conns = this.#deps.targets.connections(app, inst.address);
     this.#deps.targets.removeTarget(app, inst.address, { timeoutMs: stopMs }).catch((err: unknown) => this.#log.warn({ err }, `removing ${inst.address} from app ${app}`));
-    if (inst.state !== 'exited') this.#log.info({ version: inst.version, pid: inst.pid, connections: conns }, `${inst.label} out of app ${app}; stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
+    if (inst.state !== 'exited') this.#log.info({ version: inst.version, instance_pid: inst.pid, connections: conns }, `${inst.label} out of app ${app}; stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
     const exit = await inst.stop(stopMs);
     if (exit.expected) this.#log.info({ version: inst.version, code: exit.code, signal: exit.signal }, `${inst.label} stopped (${describeExit(exit)})`);
     this.#shardStats.retire(inst.version);
@@ -300,7 +300,7 @@ export class DeploymentController {
       return;
     }
     this.#degraded = `${inst.label} (${role}) exited on its own at ${iso(exit.at)} (${describeExit(exit)})`;
-    this.#log.error({ version: inst.version, pid: inst.pid, code: exit.code, signal: exit.signal, role }, `service ${this.name} degraded: ${this.#degraded}`);
+    this.#log.error({ version: inst.version, instance_pid: inst.pid, code: exit.code, signal: exit.signal, role }, `service ${this.name} degraded: ${this.#degraded}`);
     this.#deps.targets.removeTarget(this.#config.app, inst.address, { timeoutMs: 0 }).catch(() => undefined);
   }
 
