@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A reference Foo server: answers each `REQ <seq> [data]` line, in order,
@@ -72,4 +72,65 @@ export async function startFooServer(opts: FooServerOptions = {}): Promise<FooSe
         server.close(() => resolve());
       }),
   };
+}
+
+/** A Foo client: write raw text (whole, or one byte per event-loop turn), collect reply lines. */
+export interface FooClient {
+  readonly lines: string[];
+  readonly closed: Promise<void>;
+  send(text: string): void;
+  sendByteByByte(text: string): Promise<void>;
+  waitLines(n: number, timeoutMs?: number): Promise<string[]>;
+  close(): void;
+}
+
+export function openFooClient(port: number, host = '127.0.0.1'): Promise<FooClient> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port, noDelay: true });
+    const lines: string[] = [];
+    let buf = '';
+    let waiter: (() => void) | null = null;
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    void closed.then(() => waiter?.());
+    s.setEncoding('utf8');
+    s.on('error', () => undefined);
+    s.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+      waiter?.();
+    });
+    s.once('error', reject);
+    s.once('connect', () =>
+      resolve({
+        lines,
+        closed,
+        send: (text) => void s.write(text),
+        sendByteByByte: async (text) => {
+          const bytes = Buffer.from(text);
+          for (let i = 0; i < bytes.length; i++) {
+            s.write(bytes.subarray(i, i + 1));
+            await new Promise((r) => setImmediate(r));
+          }
+        },
+        waitLines: (n, timeoutMs = 20_000) =>
+          new Promise<string[]>((res, rej) => {
+            const timer = setTimeout(() => rej(new Error(`got ${lines.length} of ${n} lines`)), timeoutMs);
+            waiter = () => {
+              if (lines.length >= n || s.destroyed) {
+                clearTimeout(timer);
+                waiter = null;
+                if (lines.length >= n) res(lines.slice());
+                else rej(new Error(`connection closed after ${lines.length} of ${n} lines`));
+              }
+            };
+            waiter();
+          }),
+        close: () => s.destroy(),
+      }),
+    );
+  });
 }

@@ -1,0 +1,150 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SubsystemContext } from '../../../src/agent/subsystem.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { CommandRegistry } from '../../../src/control/registry.js';
+import { Forward } from '../../../src/forward/forward.js';
+import type { StateStore } from '../../../src/state/state-db.js';
+import { StatsRegistry } from '../../../src/stats/registry.js';
+import { freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { waitFor } from '../../helpers/wait.js';
+
+/** The forward subsystem in-process, on real sockets: the AppTargets API and target states. */
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function echo(): Promise<EchoServer> {
+  const s = await startEchoServer();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function forward(config: unknown): Promise<{ fwd: Forward; stats: StatsRegistry; registry: CommandRegistry }> {
+  const stats = new StatsRegistry();
+  const registry = new CommandRegistry();
+  const ctx: SubsystemContext = { config: parseConfig(config), stateDir: '/nonexistent', stats, logger: pino({ level: 'silent' }), state: {} as StateStore, registry };
+  const fwd = new Forward(ctx);
+  await fwd.start();
+  cleanups.push(async () => {
+    await fwd.close();
+    stats.close();
+  });
+  return { fwd, stats, registry };
+}
+
+describe('AppTargets (forward → services)', () => {
+  it('adds a target to an app with no static targets; new connections use it at once', async () => {
+    const e = await echo();
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'notes', ports: [port] }] });
+    expect(fwd.hasApp('notes')).toBe(true);
+    expect(fwd.hasApp('nope')).toBe(false);
+    fwd.addTarget('notes', e.address);
+    fwd.addTarget('notes', e.address); // no-op
+    expect((await roundTrip(port, 'hi')).toString()).toBe('hi');
+    expect(fwd.app('notes').info().targets).toMatchObject([{ address: e.address, source: 'dynamic', health: 'up', total: 1 }]);
+  });
+
+  it('rejects an unknown app and a malformed address with stable codes', async () => {
+    const { fwd } = await forward({ apps: [{ name: 'notes', ports: [await freePort()] }] });
+    expect(() => fwd.addTarget('nope', '127.0.0.1:1')).toThrow(expect.objectContaining({ code: 'PXC_ERR_UNKNOWN_APP' }));
+    expect(() => fwd.addTarget('notes', 'localhost')).toThrow(expect.objectContaining({ code: 'PXC_ERR_BAD_PARAMS' }));
+  });
+
+  it('removeTarget stops new connections at once and resolves when the last open one closes', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'notes', ports: [port] }] });
+    fwd.addTarget('notes', e1.address);
+    const open = await openEchoClient(port);
+    expect(await open.echo('a')).toBe('a');
+    expect(fwd.connections('notes', e1.address)).toBe(1);
+    fwd.addTarget('notes', e2.address);
+    let resolved = false;
+    const removal = fwd.removeTarget('notes', e1.address).then(() => (resolved = true));
+    // New connections go to e2 only; the open one keeps flowing through e1.
+    for (let i = 0; i < 3; i++) await roundTrip(port, 'n');
+    expect(e2.connections).toBe(3);
+    expect(await open.echo('still here')).toBe('still here');
+    expect(resolved).toBe(false);
+    open.close();
+    await removal;
+    expect(fwd.app('notes').info().targets.map((t) => t.address)).toEqual([e2.address]);
+  });
+
+  it('removeTarget with timeoutMs resolves without cutting the connection', async () => {
+    const e = await echo();
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'notes', ports: [port] }] });
+    fwd.addTarget('notes', e.address);
+    const open = await openEchoClient(port);
+    await open.echo('x');
+    await fwd.removeTarget('notes', e.address, { timeoutMs: 50 });
+    expect(await open.echo('after timeout')).toBe('after timeout');
+    open.close();
+  });
+
+  it('keeps a target that is both static and dynamic when the service removes it', async () => {
+    const e = await echo();
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address] }] });
+    fwd.addTarget('web', e.address);
+    await fwd.removeTarget('web', e.address);
+    expect(fwd.app('web').info().targets).toMatchObject([{ address: e.address, source: 'static' }]);
+  });
+});
+
+describe('target drain / disable / enable', () => {
+  it('a drained target takes no new connections while its open ones continue; enable brings it back', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const port = await freePort();
+    const { fwd, registry } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address] }] });
+    const open = await openEchoClient(port); // round-robin: e1
+    await open.echo('x');
+    expect(fwd.connections('web', e1.address)).toBe(1);
+    await registry.invoke(registry.byMethod('target.drain')!, { app: 'web', target: e1.address }, { dialect: 'jsonrpc' });
+    for (let i = 0; i < 4; i++) await roundTrip(port, 'n');
+    expect(e1.connections).toBe(1);
+    expect(e2.connections).toBe(4);
+    expect(await open.echo('still flowing')).toBe('still flowing');
+    expect(fwd.app('web').info().targets[0]).toMatchObject({ state: 'draining', health: 'up', active: 1 });
+    fwd.setTargetState('web', e1.address, 'enabled');
+    for (let i = 0; i < 4; i++) await roundTrip(port, 'n');
+    expect(e1.connections).toBe(3);
+    open.close();
+  });
+
+  it('disable stops new connections and health checks; unknown targets are errors', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address], health: { interval: 0.02 } }] });
+    fwd.setTargetState('web', e1.address, 'disabled');
+    const checks = e1.connections;
+    for (let i = 0; i < 4; i++) await roundTrip(port, 'n');
+    // Health checks connect to e2 too; only the proxied connections reached a client-visible echo.
+    expect(fwd.app('web').info().targets[0]).toMatchObject({ state: 'disabled', health: 'unchecked', total: 0 });
+    await waitFor('more checks of e2', () => e2.connections > 8);
+    expect(e1.connections).toBe(checks);
+    expect(() => fwd.setTargetState('web', '127.0.0.1:1', 'disabled')).toThrow(expect.objectContaining({ code: 'PXC_ERR_UNKNOWN_TARGET' }));
+    expect(() => fwd.setTargetState('nope', e1.address, 'disabled')).toThrow(expect.objectContaining({ code: 'PXC_ERR_UNKNOWN_APP' }));
+  });
+});
+
+describe('listen problems', () => {
+  it('an app whose port is in use reports it; the other apps serve', async () => {
+    const busy = await echo();
+    const e = await echo();
+    const good = await freePort();
+    const { fwd } = await forward({
+      apps: [
+        { name: 'clash', ports: [busy.port], targets: [e.address] },
+        { name: 'ok', ports: [good], targets: [e.address] },
+      ],
+    });
+    expect(fwd.app('clash').info().ports).toEqual([{ port: busy.port, state: 'error', error: `port ${busy.port} already in use` }]);
+    expect((await roundTrip(good, 'fine')).toString()).toBe('fine');
+  });
+});
