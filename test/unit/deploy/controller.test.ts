@@ -1,0 +1,227 @@
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serviceSchema, type ServiceConfig } from '../../../src/config/schema.js';
+import { DeploymentController, type DeployRecord } from '../../../src/deploy/controller.js';
+import { InstanceClient } from '../../../src/deploy/probe.js';
+import { ProxyctlError } from '../../../src/errors.js';
+import type { AppTargets } from '../../../src/forward/api.js';
+import { StatsRegistry } from '../../../src/stats/registry.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const FAKE = resolve(import.meta.dirname, '../../helpers/fake-service.mjs');
+
+/** AppTargets that only records what the controller asked for. */
+class FakeTargets implements AppTargets {
+  readonly targets = new Set<string>();
+  readonly events: string[] = [];
+  hasApp(app: string): boolean {
+    return app === 'web';
+  }
+  addTarget(app: string, address: string): void {
+    this.events.push(`add ${address}`);
+    this.targets.add(address);
+  }
+  async removeTarget(app: string, address: string): Promise<void> {
+    this.events.push(`remove ${address}`);
+    this.targets.delete(address);
+  }
+  connections(): number {
+    return 0;
+  }
+}
+
+const live: DeploymentController[] = [];
+const registries: StatsRegistry[] = [];
+const clients: InstanceClient[] = [];
+
+function makeController(over: Partial<ServiceConfig> & { env?: Record<string, string> } = {}) {
+  const config = serviceSchema.parse({
+    name: 'svc',
+    app: 'web',
+    command: [process.execPath, FAKE],
+    ready: { kind: 'jsonrpc', path: '/rpc' },
+    ready_attempts: 20,
+    ready_interval: 0.05,
+    drain: 0.3,
+    stop_timeout: 2,
+    ...over,
+  });
+  const targets = new FakeTargets();
+  const stats = new StatsRegistry();
+  const client = new InstanceClient();
+  registries.push(stats);
+  clients.push(client);
+  const controller = new DeploymentController(config, {
+    targets,
+    logger: pino({ level: 'silent' }),
+    stats: stats.scope('services', { service: config.name }),
+    client,
+    placeholders: { proxyctl: '/nonexistent/run.js', node: process.execPath, state_dir: '/tmp' },
+  });
+  live.push(controller);
+  return { controller, targets, stats, config };
+}
+
+async function deployed(c: DeploymentController): Promise<DeployRecord> {
+  c.deploy();
+  return (await c.settled())!;
+}
+
+afterEach(async () => {
+  await Promise.all(live.splice(0).map((c) => c.close()));
+  for (const r of registries.splice(0)) r.close();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+describe('DeploymentController', () => {
+  it('gives the first deploy version 1 on a free port passed as --port and PORT, and adds it to the app', async () => {
+    const { controller, targets } = makeController({ env: { FAKE_LABEL: 'one' } });
+    expect(controller.state).toBe('INITIAL');
+    const record = await deployed(controller);
+    expect(record).toMatchObject({ id: 1, version: 1, from_version: null, result: 'succeeded' });
+    expect(record.phases.map((p) => p.state)).toEqual(['ROLLOUT_LAUNCH_NEW', 'READY']);
+    const info = controller.info();
+    expect(info.state).toBe('READY');
+    expect(info.health).toBe('ok');
+    expect(info.current).toMatchObject({ version: 1, role: 'current', state: 'ready' });
+    expect([...targets.targets]).toEqual([info.current!.address]);
+    const who = (await clients[0]!.call('127.0.0.1', info.current!.port, '/rpc', 'Whoami', {}, 2000)) as { env_port: string; port: number; label: string };
+    expect(who).toMatchObject({ env_port: String(info.current!.port), port: info.current!.port, label: 'one' });
+    await waitFor('start line in the ring', () => controller.logs(10).some((l) => l.version === 1 && l.stream === 'stdout' && /listening/.test(l.line)));
+  });
+
+  it('rolls to current+1: both versions are targets during ROLLOUT_WAIT, then the previous is removed, gets SIGTERM and is forgotten', async () => {
+    const { controller, targets } = makeController({ drain: 0.5 });
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    controller.deploy();
+    const during = await waitFor('ROLLOUT_WAIT', () => {
+      const i = controller.info();
+      return i.state === 'ROLLOUT_WAIT' ? i : null;
+    });
+    expect(during.current!.version).toBe(2);
+    expect(during.previous!.version).toBe(1);
+    expect(targets.targets).toEqual(new Set([v1.address, during.current!.address]));
+    const record = (await controller.settled())!;
+    expect(record.result).toBe('succeeded');
+    expect(record.phases.map((p) => p.state)).toEqual(['ROLLOUT_LAUNCH_NEW', 'ROLLOUT_WAIT', 'READY']);
+    expect(targets.events).toEqual([`add ${v1.address}`, `add ${during.current!.address}`, `remove ${v1.address}`]);
+    expect([...targets.targets]).toEqual([during.current!.address]);
+    expect(controller.logs(1000).some((l) => l.version === 1 && l.line === 'fake-service: got SIGTERM')).toBe(true);
+    expect(() => process.kill(v1.pid!, 0)).toThrow();
+    const after = controller.info();
+    expect(after.previous).toBeNull();
+    expect(after.current!.version).toBe(2);
+  });
+
+  it('refuses a deploy while one runs for the same service, at once', async () => {
+    const { controller } = makeController({ drain: 5 });
+    await deployed(controller);
+    controller.deploy();
+    let err: unknown;
+    try {
+      controller.deploy();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProxyctlError);
+    expect((err as ProxyctlError).code).toBe('PXC_ERR_DEPLOY_IN_PROGRESS');
+    expect((err as Error).message).toMatch(/deploy already in progress/);
+  });
+
+  it('stops a version that never gets ready and keeps the current one serving', async () => {
+    const { controller, targets, config } = makeController();
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    controller.updateConfig({ ...config, ready_attempts: 3, env: { FAKE_NEVER_READY: '1' } });
+    const record = await deployed(controller);
+    expect(record.result).toBe('failed');
+    expect(record.version).toBe(2);
+    expect(record.error).toMatch(/svc@v2 never became ready: 3 jsonrpc probes .* last: .+; svc@v1 keeps serving/);
+    const info = controller.info();
+    expect(info.state).toBe('READY');
+    expect(info.current).toMatchObject({ version: 1, state: 'ready', pid: v1.pid });
+    expect(info.launching).toBeNull();
+    expect([...targets.targets]).toEqual([v1.address]);
+    expect(info.last_deploy).toMatchObject({ id: 2, result: 'failed' });
+    expect(controller.logs(1000).some((l) => l.version === 2 && l.line === 'fake-service: got SIGTERM')).toBe(true);
+  });
+
+  it('fails a deploy fast when the new version exits before it is ready, naming the exit code', async () => {
+    const { controller } = makeController({ env: { FAKE_EXIT_AT_START: '3' }, ready_interval: 1, ready_attempts: 30 });
+    const started = Date.now();
+    const record = await deployed(controller);
+    expect(record.result).toBe('failed');
+    expect(record.error).toMatch(/exited \(exit code 3\)/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(controller.state).toBe('INITIAL');
+    expect(controller.info().health).toBe('down');
+  });
+
+  it('reports an instance killed with SIGKILL: exit signal and time in info, service degraded, taken out of the app', async () => {
+    const { controller, targets } = makeController();
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    process.kill(v1.pid!, 'SIGKILL');
+    const info = await waitFor('exit reported', () => {
+      const i = controller.info();
+      return i.current?.exit ? i : null;
+    });
+    expect(info.current!.exit).toMatchObject({ code: null, signal: 'SIGKILL' });
+    expect(Date.parse(info.current!.exit!.at)).not.toBeNaN();
+    expect(info.health).toBe('down');
+    expect(info.degraded_reason).toMatch(/svc@v1 \(current\) exited on its own .*killed by SIGKILL/);
+    await waitFor('target removed', () => !targets.targets.has(v1.address));
+    // The next deploy replaces it without a drain and clears the report.
+    const record = await deployed(controller);
+    expect(record.result).toBe('succeeded');
+    expect(controller.info()).toMatchObject({ health: 'ok', degraded_reason: null, current: { version: 2 } });
+  });
+
+  it('sends SIGKILL after stop_timeout to an instance that ignores SIGTERM', async () => {
+    const { controller } = makeController({ env: { FAKE_IGNORE_TERM: '1' }, stop_timeout: 0.3, drain: 0 });
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    const record = await deployed(controller);
+    expect(record.result).toBe('succeeded');
+    expect(controller.logs(1000).some((l) => l.version === 1 && /ignoring it/.test(l.line))).toBe(true);
+    expect(() => process.kill(v1.pid!, 0)).toThrow();
+  });
+
+  it('pulls ExportShardStats into per-instance requests and per-shard totals', async () => {
+    const { controller, stats } = makeController();
+    await deployed(controller);
+    await controller.pullStats();
+    const info = controller.info();
+    expect(info.current!.requests).not.toBeNull();
+    expect(info.shards['shard-0']!.total).toBeGreaterThan(0);
+    expect((stats.snapshot() as any).services.svc.shards['shard-0'].CreateNote_total).toBeGreaterThan(0);
+  });
+
+  it('stops asking an instance that does not offer ExportShardStats', async () => {
+    const { controller } = makeController({ env: { FAKE_NO_STATS: '1' } });
+    await deployed(controller);
+    await controller.pullStats();
+    await controller.pullStats();
+    expect(controller.info().current!.requests).toBeNull();
+    expect(controller.info().shards).toEqual({});
+  });
+
+  it('close() stops every instance, a deploy in ROLLOUT_WAIT included', async () => {
+    const { controller } = makeController({ drain: 30 });
+    await deployed(controller);
+    controller.deploy();
+    const i = await waitFor('ROLLOUT_WAIT', () => (controller.state === 'ROLLOUT_WAIT' ? controller.info() : null));
+    await controller.close();
+    for (const pid of [i.current!.pid!, i.previous!.pid!]) expect(() => process.kill(pid, 0)).toThrow();
+    expect(() => controller.deploy()).toThrow(/shutting down/);
+  });
+
+  it('expands {node} and {state_dir} in the command and runs in cwd', async () => {
+    const { controller } = makeController({ command: ['{node}', FAKE], cwd: '{state_dir}' });
+    await deployed(controller);
+    const who = (await clients[0]!.call('127.0.0.1', controller.info().current!.port, '/rpc', 'Whoami', {}, 2000)) as { cwd: string };
+    expect(who.cwd).toBe(join('/tmp'));
+  });
+});
