@@ -1,7 +1,7 @@
 import { createDeploy } from '../deploy/subsystem.js';
-import { directRouter } from '../download/direct-router.js';
 import { createDownloads } from '../download/subsystem.js';
 import { createForward } from '../forward/forward.js';
+import { createUpstream } from '../upstream/subsystem.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
 /**
@@ -10,9 +10,9 @@ import type { Subsystem, SubsystemContext } from './subsystem.js';
  *   upstream → downloads (the proxy router), forward → deploy (app targets).
  */
 export function createSubsystems(ctx: SubsystemContext): Subsystem[] {
-  // DIRECT until the upstream subsystem provides its router.
-  const downloads = createDownloads(ctx, directRouter(ctx.config.downloads.timeout * 1000));
+  const upstream = createUpstream(ctx);
+  const downloads = createDownloads(ctx, upstream.router);
   const forward = createForward(ctx);
   const deploy = createDeploy(ctx, forward.targets);
-  return [downloads, forward, deploy];
+  return [upstream.subsystem, downloads, forward, deploy];
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProxySpec } from '../upstream/proxy-spec.js';
 
 /**
  * The config file's schema: every key, its default and its description. This is
@@ -66,25 +67,50 @@ const metricsSchema = z
   .strict()
   .default({});
 
+/** A proxy string in config: refused with the bad token named, as `proxy set` would. */
+const proxySpecSchema = (def: string, description: string) =>
+  z
+    .string()
+    .default(def)
+    .superRefine((spec, ctx) => {
+      try {
+        parseProxySpec(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^proxy string: /, '') });
+      }
+    })
+    .describe(description);
+
 const proxySchema = z
   .object({
-    http_proxy: z
+    http_proxy: proxySpecSchema(
+      'DIRECT',
+      'upstream proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy, a missing scheme means http://, e.g. "http://a:3128|http://b:3128;DIRECT" (default DIRECT); `proxyctl proxy set` overrides it until `proxy reset`',
+    ),
+    fallback_proxy: proxySpecSchema('', 'fallback proxies appended as the last group(s), same syntax; when set, DIRECT is stripped from both lists (default none)'),
+    policy: z
       .string()
-      .default('DIRECT')
-      .describe('upstream proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy (default DIRECT)'),
-    fallback_proxy: z.string().default('').describe('fallback proxies appended as the last group(s), same syntax; when set, DIRECT is stripped (default none)'),
-    policy: z.string().default('default').describe('selection policy: default, sharding, or a path to a JS module exporting setPreferredProxy and handleFailure (default "default")'),
-    min_healthy: z.number().int().min(1).default(1).describe('switch group when fewer members than this stay healthy (default 1)'),
-    reset_after: seconds(300, 'time on a later group after which the list returns to group 0'),
-    timeout: seconds(5, 'connect/response timeout through a proxy'),
+      .min(1)
+      .default('default')
+      .describe('selection policy: "default" (random member, then the others shuffled), "sharding" (rendezvous hashing of the job\'s sha256 or URL), or a path (absolute, or relative to the agent\'s working directory) to a JS module exporting setPreferredProxy(job) and handleFailure(job, error) (default "default")'),
+    min_healthy: z.number().int().min(1).default(1).describe('switch to the next group when fewer members than this stay healthy (default 1)'),
+    reset_after: seconds(300, 'time on a later group after which the list returns to group 0 if it has a healthy member'),
+    timeout: seconds(5, 'connect/response timeout through a proxy; also the health probe timeout'),
     timeout_direct: seconds(10, 'connect/response timeout without a proxy'),
-    low_speed_limit: z.number().int().min(0).default(1024).describe('a transfer slower than this many bytes/s counts as slow (default 1024)'),
-    backoff_init: seconds(2, 'first retry backoff after a slow transfer'),
+    low_speed_limit: z.number().int().min(0).default(1024).describe('a transfer slower than this many bytes/s counts as slow: retried with backoff, the proxy is not blamed (default 1024)'),
+    backoff_init: seconds(2, 'first retry backoff after a slow transfer (doubles each time)'),
     backoff_max: seconds(10, 'longest retry backoff'),
-    health_check: z.boolean().default(true).describe('run the health checker (default true)'),
+    slow_retries: z.number().int().min(0).default(5).describe('slow transfers in a row after which a job fails (default 5)'),
+    health_check: z.boolean().default(true).describe('run the health checker on the active group (default true)'),
     healthy_check_rate: seconds(30, 'probe interval for healthy members'),
     unhealthy_check_rate: seconds(5, 'probe interval for unhealthy members'),
-    health_check_url: z.string().url().nullable().default(null).describe('URL fetched through each proxy as its probe; unset means a TCP connect (default none)'),
+    health_check_url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'health_check_url must be http:// or https://')
+      .nullable()
+      .default(null)
+      .describe('URL fetched through each proxy as its probe (2xx, 3xx or 404 = healthy); unset means a TCP connect to the proxy (default none)'),
   })
   .strict()
   .default({});

@@ -2,10 +2,11 @@ import type { AgentMethods } from '../agent/core-commands.js';
 import type { DeployMethods } from '../deploy/commands.js';
 import type { DownloadMethods } from '../download/commands.js';
 import type { ForwardMethods } from '../forward/commands.js';
+import type { UpstreamMethods } from '../upstream/commands.js';
 
 /**
  * Every control method's params and result, for the CLI's typed client
  * (`import type` only: the CLI never loads agent code at run time).
  * Each subsystem exports the MethodMap of its commands; intersect it here.
  */
-export type Methods = AgentMethods & ForwardMethods & DeployMethods & DownloadMethods;
+export type Methods = AgentMethods & ForwardMethods & DeployMethods & DownloadMethods & UpstreamMethods;

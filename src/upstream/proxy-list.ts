@@ -255,6 +255,11 @@ export class ProxyList {
     this.#revision++;
   }
 
+  /** Moves the revision so every job re-plans (a new policy). */
+  replan(): void {
+    this.#revision++;
+  }
+
   /** True when the list has been on a later group for at least `resetAfterMs`. */
   resetDue(resetAfterMs: number): boolean {
     return this.#active > 0 && this.#now() - this.#activeSince >= resetAfterMs;

@@ -1,0 +1,26 @@
+import { Args } from '@oclif/core';
+import { ClientCommand } from '../../src/cli/client-command.js';
+
+export default class ProxyPolicy extends ClientCommand {
+  static override summary = 'Show the proxy selection policy, or change it at run time';
+  static override description =
+    'default: a random member of the active group, then the others shuffled. sharding: rendezvous hashing of the job\'s sha256 (else URL), so one key always goes to the same healthy proxy. Or a path to a JS module exporting setPreferredProxy(job) and handleFailure(job, error). A change is kept across restarts until `proxyctl proxy reset`.';
+  static override enableJsonFlag = true;
+  static override args = {
+    name: Args.string({ description: 'default, sharding, or a path to a policy module (as seen by the agent)' }),
+  };
+  static override examples = ['<%= config.bin %> proxy policy', '<%= config.bin %> proxy policy sharding', '<%= config.bin %> proxy policy /etc/proxyctl/my-policy.mjs'];
+
+  async run(): Promise<{ policy: string }> {
+    const { args, flags } = await this.parse(ProxyPolicy);
+    const socket = this.socketPath(flags);
+    if (args.name === undefined) {
+      const policy = (await this.call(socket, 'proxy.policy', {})) ?? 'default';
+      this.log(policy);
+      return { policy };
+    }
+    await this.call(socket, 'proxy.policy', { name: args.name });
+    this.log('OK');
+    return { policy: args.name };
+  }
+}

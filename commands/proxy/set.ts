@@ -1,0 +1,52 @@
+import { Args, Flags } from '@oclif/core';
+import { ClientCommand } from '../../src/cli/client-command.js';
+
+export default class ProxySet extends ClientCommand {
+  static override summary = 'Replace the upstream proxy groups at run time';
+  static override description =
+    'SPEC is a proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy. The change is stored in the state DB and survives an agent restart until `proxyctl proxy reset`. Without SPEC on a terminal, prompts to edit the current groups; without SPEC and without a terminal it is a usage error. On a terminal the change is confirmed unless --yes.';
+  static override args = {
+    spec: Args.string({ description: 'proxy string, e.g. "http://a:3128|http://b:3128;DIRECT" (quote it: ";" and "|" are shell syntax)' }),
+  };
+  static override flags = {
+    yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation on a terminal' }),
+  };
+  static override examples = [
+    `<%= config.bin %> proxy set 'http://squid1:3128|http://squid2:3128;DIRECT'`,
+    `<%= config.bin %> proxy set DIRECT --yes`,
+    '<%= config.bin %> proxy set    # on a terminal: edit the groups interactively',
+  ];
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ProxySet);
+    const socket = this.socketPath(flags);
+    const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    let spec = args.spec;
+    if (spec === undefined) {
+      if (!interactive) this.usage('proxy set: missing SPEC (stdin is not a terminal, so there is nothing to prompt); e.g. proxyctl proxy set "http://a:3128|http://b:3128;DIRECT"');
+      const current = await this.call(socket, 'proxy.info', {});
+      const { default: enquirer } = await import('enquirer');
+      const answer = await enquirer.prompt<{ spec: string }>({
+        type: 'input',
+        name: 'spec',
+        message: 'Proxy groups (";" between groups, "|" between members, DIRECT = no proxy)',
+        initial: current.spec,
+        validate: (v: string) => (v.trim() === '' ? 'enter a proxy string, or DIRECT' : true),
+      });
+      spec = answer.spec.trim();
+      if (!flags.yes && !(await this.confirm(current.spec, spec))) return this.log('unchanged');
+    } else if (interactive && !flags.yes) {
+      const current = await this.call(socket, 'proxy.info', {});
+      if (!(await this.confirm(current.spec, spec))) return this.log('unchanged');
+    }
+    await this.call(socket, 'proxy.set', { spec });
+    this.log('OK');
+  }
+
+  async confirm(from: string, to: string): Promise<boolean> {
+    const { default: enquirer } = await import('enquirer');
+    const groups = to.split(';').map((g, i) => `  [${i}] ${g.split('|').map((m) => m.trim()).join(', ')}`).join('\n');
+    const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: true, message: `Replace "${from}" with\n${groups}\n?` });
+    return answer.ok;
+  }
+}

@@ -1,0 +1,194 @@
+import { connect } from 'node:net';
+import { ProxyAgent, request } from 'undici';
+import { describeError } from './classify.js';
+import type { Proxy, ProxyList } from './proxy-list.js';
+
+/**
+ * The health checker (cvmfs's HealthChecker thread, here a timer loop): probes
+ * the members of the active group — healthy ones every `healthyIntervalMs`,
+ * unhealthy ones every `unhealthyIntervalMs` — and switches to the next group
+ * with a healthy member when every member of the active group is down. After
+ * `resetAfterMs` on a later group it probes group 0 and returns to it when one
+ * of its members answers.
+ *
+ * A probe fetches `url` through the proxy (2xx, 3xx or the origin's 404 = the
+ * proxy works), or, without a URL, opens a TCP connection to it. Probes of one
+ * proxy never overlap; DIRECT is never probed (there is nothing to probe).
+ */
+
+export interface HealthCheckerOptions {
+  healthyIntervalMs: number;
+  unhealthyIntervalMs: number;
+  timeoutMs: number;
+  url: string | null;
+  resetAfterMs: number;
+}
+
+export interface HealthLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  error: string | null;
+}
+
+/** Longest sleep between scheduling passes, so list changes are noticed promptly. */
+const MAX_SLEEP_MS = 1000;
+
+export class HealthChecker {
+  readonly #list: ProxyList;
+  #opts: HealthCheckerOptions;
+  readonly #log: HealthLogger;
+  readonly #inFlight = new Map<Proxy, Promise<ProbeResult>>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #resetting = false;
+  probes = 0;
+
+  constructor(list: ProxyList, opts: HealthCheckerOptions, log: HealthLogger) {
+    this.#list = list;
+    this.#opts = opts;
+    this.#log = log;
+  }
+
+  set options(opts: HealthCheckerOptions) {
+    this.#opts = opts;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#schedule(0);
+  }
+
+  /** Stops the loop; probes in flight finish (bounded by the probe timeout) and are awaited. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  #schedule(ms: number): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, ms));
+    this.#timer.unref();
+  }
+
+  #intervalOf(p: Proxy): number {
+    return p.healthy ? this.#opts.healthyIntervalMs : this.#opts.unhealthyIntervalMs;
+  }
+
+  #tick(): void {
+    if (!this.#running) return;
+    const now = Date.now();
+    let sleep = MAX_SLEEP_MS;
+    for (const p of this.#list.activeGroup.proxies) {
+      if (p.isDirect || this.#inFlight.has(p)) continue;
+      const due = (p.lastCheck ?? 0) + this.#intervalOf(p);
+      if (due <= now) void this.check(p);
+      else sleep = Math.min(sleep, due - now);
+    }
+    if (!this.#resetting && this.#list.resetDue(this.#opts.resetAfterMs)) void this.#tryReset();
+    this.#schedule(sleep);
+  }
+
+  /** Probes one proxy (joining a probe in flight), records the result and applies failover. */
+  check(p: Proxy): Promise<ProbeResult> {
+    const running = this.#inFlight.get(p);
+    if (running) return running;
+    const done = this.#probe(p).then((r) => {
+      this.#inFlight.delete(p);
+      this.#record(p, r);
+      return r;
+    });
+    this.#inFlight.set(p, done);
+    return done;
+  }
+
+  #record(p: Proxy, r: ProbeResult): void {
+    this.probes++;
+    p.lastCheck = Date.now();
+    p.latencyMs = r.ok ? r.latencyMs : null;
+    if (!r.ok) p.lastError = `probe: ${r.error}`;
+    if (this.#list.setHealth(p, r.ok)) {
+      this.#log.info(`proxy ${p.address} ${r.ok ? `healthy again (probe ${r.latencyMs} ms)` : `unhealthy (probe: ${r.error})`}`);
+    }
+    if (!this.#running) return;
+    const g = this.#list.activeGroup;
+    if (g.proxies.includes(p) && g.healthyCount() === 0) {
+      const next = this.#list.nextGroup();
+      if (next !== null) this.#list.switchTo(next, `every member of group ${g.index} unhealthy (${p.address}: probe ${r.error ?? 'failed'})`);
+    }
+  }
+
+  async #tryReset(): Promise<void> {
+    this.#resetting = true;
+    try {
+      const from = this.#list.activeGroupIndex;
+      const first = this.#list.groups[0]!;
+      const results = await Promise.all(first.proxies.filter((p) => !p.isDirect).map((p) => this.check(p)));
+      if (!this.#running || this.#list.activeGroupIndex !== from || from === 0) return;
+      if (first.healthyCount() > 0) {
+        const seconds = this.#opts.resetAfterMs / 1000;
+        this.#list.switchTo(0, `reset_after ${seconds} s elapsed on group ${from}; group 0 answers again`);
+      } else {
+        this.#list.restartResetClock();
+        this.#log.info(`reset_after elapsed on group ${from} but group 0 is still down (${results.map((r) => r.error).join(', ')}); staying`);
+      }
+    } finally {
+      this.#resetting = false;
+    }
+  }
+
+  #probe(p: Proxy): Promise<ProbeResult> {
+    return this.#opts.url ? probeUrl(p.address, this.#opts.url, this.#opts.timeoutMs) : probeTcp(p.address, this.#opts.timeoutMs);
+  }
+}
+
+function hostPort(address: string): { host: string; port: number } {
+  const u = new URL(address);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80) };
+}
+
+/** A TCP connection to the proxy: accepted within the timeout = healthy. */
+export function probeTcp(address: string, timeoutMs: number): Promise<ProbeResult> {
+  const { host, port } = hostPort(address);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const finish = (error: string | null) => {
+      socket.destroy();
+      resolve({ ok: error === null, latencyMs: Math.round(performance.now() - started), error });
+    };
+    socket.setTimeout(timeoutMs, () => finish('ETIMEDOUT'));
+    socket.once('connect', () => finish(null));
+    socket.once('error', (err) => finish(describeError(err)));
+  });
+}
+
+/** A request for `url` through the proxy: 2xx, 3xx or the origin's 404 = the proxy works. */
+export async function probeUrl(address: string, url: string, timeoutMs: number): Promise<ProbeResult> {
+  const started = performance.now();
+  // http:// goes as an absolute-form request (as curl and cvmfs do), https:// through CONNECT.
+  const agent = new ProxyAgent({ uri: address, proxyTunnel: url.startsWith('https:'), connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  try {
+    const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs), headers: { 'cache-control': 'no-cache' } });
+    await res.body.dump();
+    const latencyMs = Math.round(performance.now() - started);
+    const squid = res.headers['x-squid-error'];
+    const ok = !squid && ((res.statusCode >= 200 && res.statusCode < 400) || res.statusCode === 404);
+    return { ok, latencyMs, error: ok ? null : `HTTP ${res.statusCode}${squid ? ` (${String(squid)})` : ''}` };
+  } catch (err) {
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: describeError(err) };
+  } finally {
+    void agent.close().catch(() => undefined);
+  }
+}
