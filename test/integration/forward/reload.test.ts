@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppInfo } from '../../../src/forward/app.js';
+import type { AppSummary } from '../../../src/forward/commands.js';
+import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const servers: EchoServer[] = [];
+async function echo(): Promise<EchoServer> {
+  const s = await startEchoServer();
+  servers.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  await cleanupAgents();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe('hot reload of apps (real agent)', () => {
+  it('the issue’s scenario: both ports echo, a stopped target shows down, a reload adds an app without dropping a connection', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const [p1, p2] = [await freePort(), await freePort()];
+    const fly = { Apps: [{ Name: 'echo', Ports: [p1, p2], Targets: [e1.address, e2.address] }] };
+    const agent = await startAgent({ config: { ...fly, apps: [] } });
+    expect((await roundTrip(p1, 'one')).toString()).toBe('one');
+    expect((await roundTrip(p2, 'two')).toString()).toBe('two');
+    const longLived = await openEchoClient(p1); // round-robin: e1
+    expect(await longLived.echo('before')).toBe('before');
+
+    const e3 = await echo();
+    const p3 = await freePort();
+    agent.writeConfig({ ...fly, apps: [{ name: 'more', ports: [p3], targets: [e3.address] }] });
+    const reload = await agent.cli(['agent', 'reload']);
+    expect(reload.code).toBe(0);
+    expect((await roundTrip(p3, 'new app')).toString()).toBe('new app');
+    expect(await longLived.echo('after reload')).toBe('after reload');
+
+    const list = await agent.cli(['app', 'list', '--json']);
+    expect((JSON.parse(list.stdout) as AppSummary[]).map((a) => a.name).sort()).toEqual(['echo', 'more']);
+
+    // Stop E2: connect failures count against it (fall 3) while every client still gets its echo.
+    await e2.close();
+    servers.splice(servers.indexOf(e2), 1);
+    for (let i = 0; i < 8; i++) expect((await roundTrip(i % 2 ? p2 : p1, `echo ${i}`)).toString()).toBe(`echo ${i}`);
+    const info = await agent.cli(['app', 'info', 'echo', '--json']);
+    expect(info.code).toBe(0);
+    const targets = (JSON.parse(info.stdout) as AppInfo).targets;
+    expect(targets.map((t) => [t.address, t.health])).toEqual([
+      [e1.address, 'up'],
+      [e2.address, 'down'],
+    ]);
+    expect(targets[1]!.connect_failures).toBe(3);
+    expect(await longLived.echo('e1 untouched')).toBe('e1 untouched');
+    longLived.close();
+  });
+
+  it('a long-lived connection keeps flowing across a reload that removes its app; the removed port refuses', async () => {
+    const e = await echo();
+    const [p1, p2] = [await freePort(), await freePort()];
+    const agent = await startAgent({ config: { apps: [{ name: 'old', ports: [p1], targets: [e.address] }] } });
+    const c = await openEchoClient(p1);
+    expect(await c.echo('a')).toBe('a');
+    agent.writeConfig({ apps: [{ name: 'new', ports: [p2], targets: [e.address] }] });
+    expect((await agent.talk('reload')).trim()).toBe('OK');
+    expect((await roundTrip(p2, 'b')).toString()).toBe('b');
+    expect((await connectAndWaitClose(p1)).error).toBe('ECONNREFUSED');
+    for (let i = 0; i < 20; i++) expect(await c.echo(`msg ${i} `)).toBe(`msg ${i} `);
+    const err = await agent.rpc('app.info', { name: 'old' }).catch((e: { rpc: { data: { code: string } } }) => e.rpc.data.code);
+    expect(err).toBe('PXC_ERR_UNKNOWN_APP');
+    c.close();
+  });
+
+  it('a port added to an app accepts and a removed one refuses; new targets apply to new connections only', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [p1, p2], targets: [e1.address] }] } });
+    const open = await openEchoClient(p1);
+    await open.echo('x');
+    agent.writeConfig({ apps: [{ name: 'web', ports: [p1, p3], targets: [e2.address], balance: 'least-conn' }] });
+    process.kill(agent.pid, 'SIGHUP');
+    await waitFor('p3 listening', async () => (await agent.rpc<AppInfo>('app.info', { name: 'web' })).ports.some((p) => p.port === p3 && p.state === 'listening'));
+    expect((await connectAndWaitClose(p2)).error).toBe('ECONNREFUSED');
+    expect((await roundTrip(p3, 'y')).toString()).toBe('y');
+    expect((await roundTrip(p1, 'z')).toString()).toBe('z');
+    expect(e2.connections).toBe(2);
+    expect(await open.echo('old target still serves')).toBe('old target still serves');
+    const info = await agent.rpc<AppInfo>('app.info', { name: 'web' });
+    expect(info.balance).toBe('least-conn');
+    expect(info.targets.map((t) => t.address)).toEqual([e2.address]);
+    open.close();
+  });
+
+  it('an invalid reload changes nothing and names the problem', async () => {
+    const e = await echo();
+    const [p1, p2] = [await freePort(), await freePort()];
+    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [p1], targets: [e.address] }] } });
+    agent.writeConfig({ apps: [{ name: 'web', ports: [p2], targets: [e.address] }, { name: 'dup', ports: [p2], targets: ['nohost'] }] });
+    const r = await agent.cli(['agent', 'reload']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('apps[1].ports[0]: port');
+    expect(r.stderr).toContain('apps[1].targets[0]: malformed target');
+    expect((await roundTrip(p1, 'still')).toString()).toBe('still');
+    expect((await connectAndWaitClose(p2)).error).toBe('ECONNREFUSED');
+  });
+});
