@@ -2,8 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import { openDatabase, type SqliteDatabase } from '../state/state-db.js';
-import type { FailureEvidence, ProxyFailureKind, ProxyRouter } from '../upstream/api.js';
-import { classifyLocally } from './classify.js';
+import { classifyFailure, type FailureEvidence, type ProxyFailureKind, type ProxyRouter } from '../upstream/api.js';
 import { downloadCommands } from './commands.js';
 import { DownloadManager } from './manager.js';
 import { JobStore } from './store.js';
@@ -21,7 +20,7 @@ export function downloadPaths(config: Config, stateDir: string): { dbPath: strin
  * The download queue subsystem. Every request goes through `router` (the
  * upstream proxy list); `classify` is cvmfs's failure classification.
  */
-export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, classify: (e: FailureEvidence) => ProxyFailureKind = classifyLocally): Subsystem {
+export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, classify: (e: FailureEvidence) => ProxyFailureKind = classifyFailure): Subsystem {
   const paths = downloadPaths(ctx.config, ctx.stateDir);
   const logger = ctx.logger.child({ subsystem: 'downloads' });
   let db: SqliteDatabase | undefined;

@@ -34,6 +34,8 @@ export interface OriginSwitches {
   always416: boolean;
   /** Body bytes per second per response; 0 = unthrottled. */
   throttleBps: number;
+  /** Bytes per write when throttled (default: a twentieth of a second's worth). */
+  throttleChunk: number | null;
   /** Destroy the connection once the body reaches this file offset (once, then cleared). */
   dropAtByte: number | null;
   /** Answer the next `failCount` requests with this status. */
@@ -66,7 +68,7 @@ export async function startOrigin(): Promise<TestOrigin> {
   const files = new Map<string, OriginFile>();
   const requests: OriginRequest[] = [];
   const sockets = new Set<Socket>();
-  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, dropAtByte: null, failStatus: 503, failCount: 0, noValidators: false };
+  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, throttleChunk: null, dropAtByte: null, failStatus: 503, failCount: 0, noValidators: false };
   let served = 0;
   let generation = 0;
 
@@ -113,7 +115,7 @@ export async function startOrigin(): Promise<TestOrigin> {
     log.status = status;
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
-    const chunk = switches.throttleBps > 0 ? Math.max(1024, Math.min(64 * 1024, Math.floor(switches.throttleBps / 20))) : 256 * 1024;
+    const chunk = switches.throttleBps > 0 ? (switches.throttleChunk ?? Math.max(1024, Math.min(64 * 1024, Math.floor(switches.throttleBps / 20)))) : 256 * 1024;
     let pos = start;
     while (pos <= end) {
       if (res.destroyed) return;
@@ -130,10 +132,17 @@ export async function startOrigin(): Promise<TestOrigin> {
       const ok = res.write(file.data.subarray(pos, pos + n));
       served += n;
       pos += n;
-      if (!ok) await new Promise<void>((r) => {
-        res.once('drain', r);
-        res.once('close', r);
-      });
+      if (!ok) {
+        await new Promise<void>((r) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            r();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
       if (switches.throttleBps > 0) await new Promise((r) => setTimeout(r, (n / switches.throttleBps) * 1000));
     }
     res.end();
