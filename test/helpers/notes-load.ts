@@ -1,0 +1,67 @@
+import { DataProxyClient } from '../../src/deploy/data-proxy/client.js';
+
+/**
+ * A client calling the NoteStore through an app port without pause, for the
+ * rolling-deploy tests: workers alternating CreateNote and ListNotes (one on a
+ * kept-alive connection, one with a fresh connection per call, as the notes
+ * CLI and a one-shot curl would), plus a worker calling Ready on fresh
+ * connections to learn which instance (pid) served each call and when.
+ */
+
+export interface LoadReport {
+  calls: number;
+  failures: string[];
+  /** [epoch ms, pid] of each Ready answer. */
+  servedBy: Array<[number, number]>;
+}
+
+export interface NotesLoad {
+  report(): LoadReport;
+  stop(): Promise<LoadReport>;
+}
+
+export function startNotesLoad(url: string): NotesLoad {
+  let running = true;
+  const rep: LoadReport = { calls: 0, failures: [], servedBy: [] };
+  const clients: DataProxyClient[] = [];
+
+  const worker = async (keepAlive: boolean) => {
+    const client = new DataProxyClient(url, { keepAlive, retryOnReset: 'always', timeoutMs: 10_000 });
+    clients.push(client);
+    let i = 0;
+    while (running) {
+      i++;
+      try {
+        if (i % 2) await client.createNote(`t${i}`, `body ${i}`);
+        else await client.listNotes();
+        rep.calls++;
+      } catch (err) {
+        rep.failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
+      }
+    }
+  };
+  const who = async () => {
+    const client = new DataProxyClient(url, { keepAlive: false, timeoutMs: 10_000 });
+    clients.push(client);
+    while (running) {
+      try {
+        const r = await client.ready();
+        rep.servedBy.push([Date.now(), r.pid]);
+        rep.calls++;
+      } catch (err) {
+        rep.failures.push(`${new Date().toISOString()} Ready: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const all = Promise.all([worker(true), worker(false), who()]);
+  return {
+    report: () => rep,
+    stop: async () => {
+      running = false;
+      await all;
+      for (const c of clients) c.close();
+      return rep;
+    },
+  };
+}
