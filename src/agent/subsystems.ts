@@ -1,6 +1,7 @@
 import { createDeploy } from '../deploy/subsystem.js';
 import { createDownloads } from '../download/subsystem.js';
 import { createForward } from '../forward/forward.js';
+import { createMetrics } from '../stats/prometheus.js';
 import { createUpstream } from '../upstream/subsystem.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
@@ -14,5 +15,7 @@ export function createSubsystems(ctx: SubsystemContext): Subsystem[] {
   const downloads = createDownloads(ctx, upstream.router);
   const forward = createForward(ctx);
   const deploy = createDeploy(ctx, forward.targets);
-  return [upstream.subsystem, downloads, forward, deploy];
+  // Last: /metrics and /healthz answer once everything they report on is up.
+  const metrics = createMetrics(ctx);
+  return [upstream.subsystem, downloads, forward, deploy, metrics];
 }
