@@ -4,7 +4,7 @@ import type { Counter } from '../stats/registry.js';
 import type { ProxyRouter } from './api.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo } from './commands.js';
 import { HealthChecker, type HealthCheckerOptions } from './health-checker.js';
-import { defaultPolicy, loadPolicy, type SelectionPolicy } from './policies.js';
+import { defaultPolicy, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import { ProxyList } from './proxy-list.js';
 import { buildProxyList, formatProxySpec, type ParsedProxyList } from './proxy-spec.js';
 import { UpstreamRouter, type RouterSettings } from './router.js';
@@ -92,7 +92,10 @@ export class UpstreamSubsystem implements Subsystem {
     scope.gauge('revision', 'proxy list revision (moves on set, switch, group health change)', () => this.list.revision);
     scope.gauge('active_group', 'index of the active group', () => this.list.activeGroupIndex);
     scope.text('active_proxy', 'the member in use', () => this.list.activeProxy().address);
-    this.router = new UpstreamRouter(this.list, routerSettings(this.#config), defaultPolicy(), { warn: (m) => log.warn(m) });
+    // Built-in policies apply at once; a module path loads in start() (async import).
+    const policyName = this.#runtime.policy ?? this.#config.policy;
+    const initial = policyName === 'sharding' ? shardingPolicy() : defaultPolicy();
+    this.router = new UpstreamRouter(this.list, routerSettings(this.#config), initial, { warn: (m) => log.warn(m) });
     this.checker = new HealthChecker(this.list, checkerOptions(this.#config), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     scope.gauge('health_probes', 'health probes completed', () => this.checker.probes);
     ctx.registry.add(...upstreamCommands(this));
