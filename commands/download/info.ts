@@ -1,0 +1,41 @@
+import { Args } from '@oclif/core';
+import { ClientCommand } from '../../src/cli/client-command.js';
+import { parseJobId, percent } from '../../src/download/progress.js';
+import type { JobView } from '../../src/download/job.js';
+import { formatBytes, formatDuration, formatRate } from '../../src/ui/format.js';
+import { renderKeyValues } from '../../src/ui/table.js';
+
+export default class DownloadInfo extends ClientCommand {
+  static override summary = 'Show one download job in full';
+  static override enableJsonFlag = true;
+  static override args = { id: Args.string({ description: 'job id (see `proxyctl download list`)', required: true }) };
+  static override examples = ['<%= config.bin %> download info 3', '<%= config.bin %> download info 3 --json'];
+
+  async run(): Promise<JobView> {
+    const { args, flags } = await this.parse(DownloadInfo);
+    const j = await this.call(this.socketPath(flags), 'download.info', { id: parseJobId(args.id, (m) => this.usage(m)) });
+    const pct = percent(j);
+    this.log(
+      renderKeyValues({
+        id: j.id,
+        index: j.index,
+        state: j.state,
+        url: j.url,
+        dest: j.dest,
+        sha256: j.sha256,
+        progress: `${formatBytes(j.bytes)} of ${j.total === null ? '?' : formatBytes(j.total)}${pct === null ? '' : ` (${pct.toFixed(1)}%)`}`,
+        speed: j.state === 'active' ? formatRate(j.speed_bps) : null,
+        eta: j.state === 'active' ? formatDuration(j.eta_s) : null,
+        proxy: j.proxy ?? 'DIRECT',
+        attempts: j.attempts,
+        resumes: j.resumes,
+        restarts: j.restarts,
+        max_rate: j.max_rate ? formatRate(j.max_rate) : 'none',
+        error: j.error,
+        created: j.created_at,
+        finished: j.finished_at,
+      }),
+    );
+    return j;
+  }
+}
