@@ -24,12 +24,22 @@ export abstract class NotesCommand extends ClientCommand {
 
   /** Runs `fn` with a client, closed afterwards (or the CLI would wait on kept-alive sockets). */
   protected async withNotes<T>(flags: { url?: string | undefined; socket?: string | undefined; 'state-dir'?: string | undefined }, fn: (client: DataProxyClient) => Promise<T>): Promise<T> {
-    const url = flags.url ? dataProxyUrl(flags.url) : await this.#notesEndpoint(flags);
+    const url = flags.url ? this.#parseUrl(flags.url) : await this.#notesEndpoint(flags);
     const client = new DataProxyClient(url, { retryOnReset: 'idempotent', id: flags.url ? undefined : NOTES_SERVICE });
     try {
       return await fn(client);
     } finally {
       client.close();
+    }
+  }
+
+  /** A malformed --url is a usage error (exit 2). */
+  #parseUrl(input: string): URL {
+    try {
+      return dataProxyUrl(input);
+    } catch (err) {
+      if (err instanceof ProxyctlError) this.usage(err.message);
+      throw err;
     }
   }
 
