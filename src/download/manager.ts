@@ -499,6 +499,7 @@ export class DownloadManager {
           if (decision.delayMs > 0) await this.#wait(decision.delayMs, run);
           continue;
         }
+        if (kind === 'slow' && decision.action === 'fail') throw new JobFailure(`too slow: ${decision.reason}`);
         if (err instanceof StatusError && err.status >= 400 && err.status < 500) throw new JobFailure(`HTTP ${err.status} from ${new URL(job.url).host}`);
         if (err instanceof StatusError && err.status < 500) throw new JobFailure(`unexpected HTTP ${err.status} from ${new URL(job.url).host}`);
         retries++;
