@@ -164,6 +164,7 @@ export class DeploymentController {
       const running = this.#deploys.find((d) => d.result === 'running');
       throw new ProxyctlError('PXC_ERR_DEPLOY_IN_PROGRESS', `service ${this.name}: deploy already in progress${running ? ` (deploy ${running.id}, version ${running.version}, ${this.#state})` : ''}`);
     }
+    if (!this.#deps.targets.hasApp(this.#config.app)) throw new ProxyctlError('PXC_ERR_UNKNOWN_APP', `service ${this.name}: its app "${this.#config.app}" is not running`);
     const record: DeployRecord = {
       id: this.#nextId++,
       service: this.name,
@@ -177,9 +178,17 @@ export class DeploymentController {
     };
     this.#deploys.push(record);
     if (this.#deploys.length > DEPLOY_HISTORY) this.#deploys.shift();
-    const run = this.#run(record).finally(() => {
-      this.#running = null;
-    });
+    const run = this.#run(record)
+      .catch(async (err: unknown) => {
+        // A bug or an AppTargets refusal: never leave a launched instance behind.
+        const orphan = this.#launching;
+        this.#launching = null;
+        await orphan?.stop(this.#config.stop_timeout * 1000);
+        return this.#fail(record, `internal error: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        this.#running = null;
+      });
     this.#running = run;
     return structuredClone(record);
   }

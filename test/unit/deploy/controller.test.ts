@@ -135,7 +135,9 @@ describe('DeploymentController', () => {
     await deployed(controller);
     const v1 = controller.info().current!;
     controller.updateConfig({ ...config, ready_attempts: 3, env: { FAKE_NEVER_READY: '1' } });
-    const record = await deployed(controller);
+    controller.deploy();
+    const v2 = await waitFor('v2 launching', () => controller.info().launching);
+    const record = (await controller.settled())!;
     expect(record.result).toBe('failed');
     expect(record.version).toBe(2);
     expect(record.error).toMatch(/svc@v2 never became ready: 3 jsonrpc probes .* last: .+; svc@v1 keeps serving/);
@@ -145,7 +147,7 @@ describe('DeploymentController', () => {
     expect(info.launching).toBeNull();
     expect([...targets.targets]).toEqual([v1.address]);
     expect(info.last_deploy).toMatchObject({ id: 2, result: 'failed' });
-    expect(controller.logs(1000).some((l) => l.version === 2 && l.line === 'fake-service: got SIGTERM')).toBe(true);
+    expect(() => process.kill(v2.pid!, 0)).toThrow();
   });
 
   it('fails a deploy fast when the new version exits before it is ready, naming the exit code', async () => {
@@ -206,6 +208,23 @@ describe('DeploymentController', () => {
     await controller.pullStats();
     expect(controller.info().current!.requests).toBeNull();
     expect(controller.info().shards).toEqual({});
+  });
+
+  it('refuses a deploy at once when the app is not running', async () => {
+    const { controller, targets } = makeController();
+    targets.hasApp = () => false;
+    expect(() => controller.deploy()).toThrow(expect.objectContaining({ code: 'PXC_ERR_UNKNOWN_APP' }));
+  });
+
+  it('fails the deploy and stops the new instance when the app refuses the target', async () => {
+    const { controller, targets } = makeController();
+    targets.addTarget = () => {
+      throw new Error('app is closing');
+    };
+    const record = await deployed(controller);
+    expect(record).toMatchObject({ result: 'failed', error: 'internal error: app is closing' });
+    expect(controller.info().launching).toBeNull();
+    await waitFor('v1 got SIGTERM', () => controller.logs(100).some((l) => l.line === 'fake-service: got SIGTERM'));
   });
 
   it('close() stops every instance, a deploy in ROLLOUT_WAIT included', async () => {
