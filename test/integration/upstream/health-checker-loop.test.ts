@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ForwardProxy } from '../../helpers/forward-proxy.js';
+import { waitFor } from '../../helpers/wait.js';
+import { HealthChecker, probeTcp, probeUrl } from '../../../src/upstream/health-checker.js';
+import { ProxyList } from '../../../src/upstream/proxy-list.js';
+import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+
+/** The HealthChecker loop in-process, against real proxies: probe kinds and no overlapping probes. */
+
+const proxies: ForwardProxy[] = [];
+const checkers: HealthChecker[] = [];
+let origin: Server | undefined;
+const quiet = { info: () => undefined, warn: () => undefined };
+
+afterEach(async () => {
+  await Promise.all(checkers.splice(0).map((c) => c.stop()));
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+  if (origin) await new Promise<void>((r) => origin!.close(() => r()));
+  origin = undefined;
+});
+
+async function startOrigin(status: number): Promise<string> {
+  origin = createServer((_req, res) => res.writeHead(status).end());
+  await new Promise<void>((r) => origin!.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(origin.address() as AddressInfo).port}/probe`;
+}
+
+describe('health probes', () => {
+  it('count the origin\'s 2xx, 3xx and 404 through the proxy as healthy, its 5xx and the proxy\'s 502 as not', async () => {
+    const p = await ForwardProxy.start();
+    proxies.push(p);
+    for (const [status, ok] of [[200, true], [302, true], [404, true], [500, false]] as const) {
+      const url = await startOrigin(status);
+      expect({ status, ok: (await probeUrl(p.url, url, 2000)).ok }).toEqual({ status, ok });
+      await new Promise<void>((r) => origin!.close(() => r()));
+      origin = undefined;
+    }
+    const url = await startOrigin(200);
+    p.mode = 'bad-gateway';
+    expect(await probeUrl(p.url, url, 2000)).toMatchObject({ ok: false, error: 'HTTP 502' });
+    await p.stop();
+    expect(await probeUrl(p.url, url, 2000)).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+    expect(await probeTcp(p.url, 2000)).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+  });
+
+  it('never overlap for one proxy, even when a probe hangs for longer than the check interval', async () => {
+    const p = await ForwardProxy.start({ mode: 'hang' });
+    proxies.push(p);
+    const url = await startOrigin(200);
+    const list = new ProxyList(buildProxyList(p.url, ''), { minHealthy: 1 });
+    const checker = new HealthChecker(list, { healthyIntervalMs: 20, unhealthyIntervalMs: 20, timeoutMs: 2500, url, resetAfterMs: 60_000 }, quiet);
+    checkers.push(checker);
+    checker.start();
+    const proxy = [...list.proxies()][0]!;
+    await waitFor('the hanging probe times out', () => proxy.lastCheck !== null, { timeoutMs: 5000, intervalMs: 5 });
+    // One probe in 2.5 s (perhaps the next just started), where overlapping ones would start at every pass of the loop.
+    expect(p.requests).toBeLessThanOrEqual(2);
+    expect(proxy.healthy).toBe(false);
+    expect(proxy.lastError).toMatch(/^probe: /);
+  });
+
+  it('switch to the next group with a healthy member when the whole active group is down', async () => {
+    const [a, b] = [await ForwardProxy.start(), await ForwardProxy.start()];
+    proxies.push(a, b);
+    await a.stop();
+    const switches: string[] = [];
+    const list = new ProxyList(buildProxyList(`${a.url};${b.url}`, ''), { minHealthy: 1, onSwitch: (e) => switches.push(`${e.from}→${e.to}: ${e.reason}`) });
+    const checker = new HealthChecker(list, { healthyIntervalMs: 50, unhealthyIntervalMs: 50, timeoutMs: 1000, url: null, resetAfterMs: 60_000 }, quiet);
+    checkers.push(checker);
+    checker.start();
+    await waitFor('the switch', () => list.activeGroupIndex === 1);
+    expect(switches).toEqual([`0→1: every member of group 0 unhealthy (${a.url}: probe ECONNREFUSED)`]);
+    await checker.stop();
+    expect(checker.running).toBe(false);
+  });
+});
