@@ -45,8 +45,9 @@ export default class ProxySet extends ClientCommand {
 
   async confirm(from: string, to: string): Promise<boolean> {
     const { default: enquirer } = await import('enquirer');
-    const groups = to.split(';').map((g, i) => `  [${i}] ${g.split('|').map((m) => m.trim()).join(', ')}`).join('\n');
-    const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: true, message: `Replace "${from}" with\n${groups}\n?` });
+    this.log('New groups:');
+    to.split(';').forEach((g, i) => this.log(`  [${i}] ${g.split('|').map((m) => m.trim()).join(', ')}`));
+    const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', initial: true, message: `Replace "${from}" with them?` });
     return answer.ok;
   }
 }
