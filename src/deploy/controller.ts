@@ -118,6 +118,8 @@ export class DeploymentController {
   readonly #shardStats: ServiceShardStats;
   /** Instances that do not answer ExportShardStats (method not found): not asked again. */
   readonly #noStats = new WeakSet<Instance>();
+  /** The app each instance was added to (a reload may move the service to another app). */
+  readonly #appOf = new WeakMap<Instance, string>();
   readonly #abort = new AbortController();
   #pullTimer: NodeJS.Timeout | undefined;
   #pulling = false;
@@ -218,6 +220,7 @@ export class DeploymentController {
     }
     inst.markReady();
     this.#deps.targets.addTarget(cfg.app, inst.address);
+    this.#appOf.set(inst, cfg.app);
     this.#launching = null;
     const old = this.#current;
     this.#current = inst;
@@ -292,10 +295,12 @@ export class DeploymentController {
 
   /** Out of the app's targets, SIGTERM (SIGKILL after stop_timeout), forgotten. */
   async #retire(inst: Instance, stopMs: number): Promise<void> {
-    const app = this.#config.app;
-    const conns = this.#deps.targets.connections(app, inst.address);
-    this.#deps.targets.removeTarget(app, inst.address, { timeoutMs: stopMs }).catch((err: unknown) => this.#log.warn({ err }, `removing ${inst.address} from app ${app}`));
-    if (inst.state !== 'exited') this.#log.info({ version: inst.version, instance_pid: inst.pid, connections: conns }, `${inst.label} out of app ${app}; stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
+    const app = this.#appOf.get(inst);
+    if (app !== undefined && this.#deps.targets.hasApp(app)) {
+      const conns = this.#deps.targets.connections(app, inst.address);
+      this.#deps.targets.removeTarget(app, inst.address, { timeoutMs: stopMs }).catch((err: unknown) => this.#log.warn({ err }, `removing ${inst.address} from app ${app}`));
+      if (inst.state !== 'exited') this.#log.info({ version: inst.version, instance_pid: inst.pid, connections: conns }, `${inst.label} out of app ${app}; stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
+    } else if (inst.state !== 'exited') this.#log.info({ version: inst.version, instance_pid: inst.pid }, `${inst.label} stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
     const exit = await inst.stop(stopMs);
     if (exit.expected) this.#log.info({ version: inst.version, code: exit.code, signal: exit.signal }, `${inst.label} stopped (${describeExit(exit)})`);
     this.#shardStats.retire(inst.version);
@@ -310,7 +315,8 @@ export class DeploymentController {
     }
     this.#degraded = `${inst.label} (${role}) exited on its own at ${iso(exit.at)} (${describeExit(exit)})`;
     this.#log.error({ version: inst.version, instance_pid: inst.pid, code: exit.code, signal: exit.signal, role }, `service ${this.name} degraded: ${this.#degraded}`);
-    this.#deps.targets.removeTarget(this.#config.app, inst.address, { timeoutMs: 0 }).catch(() => undefined);
+    const app = this.#appOf.get(inst);
+    if (app !== undefined && this.#deps.targets.hasApp(app)) this.#deps.targets.removeTarget(app, inst.address, { timeoutMs: 0 }).catch(() => undefined);
   }
 
   /** Pulls ExportShardStats from every live instance once (the timer's job; public for tests). */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { LineSplitter, type LogLine } from './log-lines.js';
 
@@ -98,6 +99,8 @@ export class Instance {
 
   /** Starts the process on a free port; it still has to pass its readiness probe. */
   static async launch(spec: LaunchSpec): Promise<Instance> {
+    // spawn reports a missing cwd as "spawn <program> ENOENT", which blames the program.
+    if (spec.cwd !== null && !statSync(spec.cwd, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`cwd ${spec.cwd} is not a directory`);
     return new Instance(spec, await freePort(spec.host));
   }
 

@@ -237,6 +237,12 @@ describe('DeploymentController', () => {
     expect(() => controller.deploy()).toThrow(/shutting down/);
   });
 
+  it('fails a deploy whose cwd does not exist, naming it', async () => {
+    const { controller } = makeController({ cwd: '/nonexistent/dir' });
+    const record = await deployed(controller);
+    expect(record.error).toBe('cannot launch svc@v1: cwd /nonexistent/dir is not a directory');
+  });
+
   it('expands {node} and {state_dir} in the command and runs in cwd', async () => {
     const { controller } = makeController({ command: ['{node}', FAKE], cwd: '{state_dir}' });
     await deployed(controller);
