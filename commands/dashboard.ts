@@ -9,10 +9,7 @@ const REFRESH_MS = 1000;
 
 export default class Dashboard extends ClientCommand {
   static override summary = 'Full-screen live view of services, shards, apps and upstream proxies';
-  static override description = `Refreshes every second: services (state, current and previous version with launch time, req/s), shards (total,
-req/s), apps (targets up, connections) and the upstream proxy list (active group, health).
-Keys: up/down (or k/j) select a service, d deploys it, q or Ctrl-C quits. Needs a terminal; for scripts use
-'proxyctl stats --json' or 'proxyctl service list --json'.`;
+  static override description = `Refreshes every second: services (state, current and previous version with launch time, req/s), shards (total, req/s), apps (targets up, connections) and the upstream proxy list (active group, health). Keys: up/down (or k/j) select a service, d deploys it, q or Ctrl-C quits. Needs a terminal; for scripts use 'proxyctl stats --json' or 'proxyctl service list --json'.`;
 
   static override examples = ['<%= config.bin %> dashboard'];
 

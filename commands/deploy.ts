@@ -6,12 +6,7 @@ import { ProxyctlError } from '../src/errors.js';
 
 export default class Deploy extends ClientCommand {
   static override summary = 'Roll a service to a new version behind its app';
-  static override description = `Launches version current+1 of the service, waits for its readiness probe, adds it to the app beside the
-current one (new connections go to either), and after the service's drain time takes the old one out and stops it
-(SIGTERM, SIGKILL after stop_timeout). If the new version never gets ready it is stopped and the current one keeps
-serving. Without --wait the command returns at once with the deploy id; with --wait it prints each phase
-(ROLLOUT_LAUNCH_NEW, ROLLOUT_WAIT, READY) as it passes and exits 0 when the deploy succeeded, 1 when it failed.
-A deploy while another runs for the same service is refused (PXC_ERR_DEPLOY_IN_PROGRESS).`;
+  static override description = `Launches version current+1 of the service, waits for its readiness probe, adds it to the app beside the current one (new connections go to either), and after the service's drain time takes the old one out and stops it (SIGTERM, SIGKILL after stop_timeout). If the new version never gets ready it is stopped and the current one keeps serving. Without --wait the command returns at once with the deploy id; with --wait it prints each phase (ROLLOUT_LAUNCH_NEW, ROLLOUT_WAIT, READY) as it passes and exits 0 when the deploy succeeded, 1 when it failed. A deploy while another runs for the same service is refused (PXC_ERR_DEPLOY_IN_PROGRESS).`;
 
   static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> deploy notes', '<%= config.bin %> deploy notes --wait', '<%= config.bin %> deploy notes --wait --json'];
