@@ -82,14 +82,16 @@ export async function startDataProxy(opts: StartDataProxyOptions): Promise<TestD
   return dp;
 }
 
-export async function cleanupDataProxies(): Promise<void> {
+/** SIGKILLs every data proxy still running, but those in `keep` (shared by a describe block). */
+export async function cleanupDataProxies(keep: ReadonlyArray<TestDataProxy | undefined> = []): Promise<void> {
   await Promise.all(
-    [...live].map(async (dp) => {
-      dp.process.kill('SIGKILL');
-      await dp.exited;
-    }),
+    [...live]
+      .filter((dp) => !keep.includes(dp))
+      .map(async (dp) => {
+        dp.process.kill('SIGKILL');
+        await dp.exited;
+      }),
   );
-  live.clear();
 }
 
 export interface RawReply {

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyctlError, type ErrorCode } from '../../errors.js';
 import { RPC_INTERNAL_ERROR, RPC_INVALID_PARAMS, RPC_INVALID_REQUEST, RPC_METHOD_NOT_FOUND, RPC_PARSE_ERROR, type RpcId } from '../../control/jsonrpc.js';
@@ -19,6 +19,8 @@ export interface DataProxyOptions {
   version: string;
   /** Test hook: each note method sleeps this long while holding the lock. */
   callDelayMs?: number;
+  /** How long close() lets idle keep-alive connections send one more call (answered with `Connection: close`) before cutting them (default IDLE_GRACE_MS). */
+  idleGraceMs?: number;
   /** How long close() waits for calls in flight before cutting connections (default 10 s). */
   drainTimeoutMs?: number;
   /** Unexpected failures (internal errors) go here, one line each. */
@@ -50,6 +52,9 @@ function rpcErrorFor(err: unknown): RpcError {
   return new RpcError(RPC_INTERNAL_ERROR, 'PXC_ERR_INTERNAL', err instanceof Error ? err.message : String(err));
 }
 
+/** See close(): how long an idle keep-alive connection may still bring one call after SIGTERM. */
+export const IDLE_GRACE_MS = 1000;
+
 /** How much of a refused body is read and dropped before the connection is cut. */
 const LINGER_BYTES = 64 * MAX_BODY_BYTES;
 
@@ -60,7 +65,8 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(DATA_PROXY_METHODS);
  * protocol.ts for the contract). Every call runs through one SerialQueue, so
  * calls execute one at a time in arrival order. `close()` is the SIGTERM path:
  * stop accepting, answer every call already received (with `Connection:
- * close`), close idle keep-alive connections, then close the shard files.
+ * close`), close idle keep-alive connections (after a grace of IDLE_GRACE_MS,
+ * see #close), then close the shard files.
  */
 export class DataProxyServer {
   readonly #opts: DataProxyOptions;
@@ -117,10 +123,18 @@ export class DataProxyServer {
 
   async #close(): Promise<void> {
     this.#closing = true;
-    const drained = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeIdleConnections();
+    // Stop accepting with net.Server's close, not http.Server's: since Node 19
+    // that one also cuts idle keep-alive connections at once, and a busy
+    // client's connection is idle for a moment between any two calls, so its
+    // next call would meet a reset. Instead every call answered from now on
+    // carries `Connection: close` (the client moves to a new connection
+    // cleanly), and only connections still idle after IDLE_GRACE_MS are cut.
+    // The callback runs once the last connection has closed.
+    const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(this.#server, () => resolve()));
+    const idle = setTimeout(() => this.#server.closeIdleConnections(), this.#opts.idleGraceMs ?? IDLE_GRACE_MS).unref();
     const deadline = setTimeout(() => this.#server.closeAllConnections(), this.#opts.drainTimeoutMs ?? 10_000).unref();
     await drained;
+    clearTimeout(idle);
     clearTimeout(deadline);
     await this.#queue.idle();
     clearInterval(this.#ticker);
