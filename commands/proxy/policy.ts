@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 
@@ -7,7 +8,7 @@ export default class ProxyPolicy extends ClientCommand {
     'default: a random member of the active group, then the others shuffled. sharding: rendezvous hashing of the job\'s sha256 (else URL), so one key always goes to the same healthy proxy. Or a path to a JS module exporting setPreferredProxy(job) and handleFailure(job, error). A change is kept across restarts until `proxyctl proxy reset`.';
   static override enableJsonFlag = true;
   static override args = {
-    name: Args.string({ description: 'default, sharding, or a path to a policy module (as seen by the agent)' }),
+    name: Args.string({ description: 'default, sharding, or a path to a policy module (a relative path is made absolute from the current directory)' }),
   };
   static override examples = ['<%= config.bin %> proxy policy', '<%= config.bin %> proxy policy sharding', '<%= config.bin %> proxy policy /etc/proxyctl/my-policy.mjs'];
 
@@ -19,8 +20,10 @@ export default class ProxyPolicy extends ClientCommand {
       this.log(policy);
       return { policy };
     }
-    await this.call(socket, 'proxy.policy', { name: args.name });
+    // A relative module path means the operator's directory, not the agent's.
+    const name = /[/\\]|\.[cm]?js$/.test(args.name) && !isAbsolute(args.name) ? resolve(args.name) : args.name;
+    await this.call(socket, 'proxy.policy', { name });
     this.log('OK');
-    return { policy: args.name };
+    return { policy: name };
   }
 }
