@@ -237,6 +237,23 @@ describe('DeploymentController', () => {
     expect(() => controller.deploy()).toThrow(/shutting down/);
   });
 
+  it('stops the whole process group of an instance, so a wrapper script leaves no child behind', async () => {
+    const { controller } = makeController({ command: ['sh', '-c', '"$0" "$@" & wait', process.execPath, FAKE], drain: 0 });
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    const who = (await clients[0]!.call('127.0.0.1', v1.port, '/rpc', 'Whoami', {}, 2000)) as { pid: number };
+    expect(who.pid).not.toBe(v1.pid);
+    expect((await deployed(controller)).result).toBe('succeeded');
+    await waitFor('the wrapped child is gone', () => {
+      try {
+        process.kill(who.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  });
+
   it('fails a deploy whose cwd does not exist, naming it', async () => {
     const { controller } = makeController({ cwd: '/nonexistent/dir' });
     const record = await deployed(controller);
