@@ -28,8 +28,10 @@ Every call is serialised: one executes at a time, in arrival order. Notes live i
 without .db ("shard-0"). <db>/layout.json records K; a process started with another K on that --db refuses to
 start. Several processes (versions) may share one --db.
 
-On SIGTERM: stops accepting, answers every call already received with "Connection: close", closes idle
-keep-alive connections, closes the shard files and exits 0. Logs one line at start (with the bound port) and one at stop.`;
+On SIGTERM (or SIGINT): stops accepting, answers every call already received with "Connection: close", gives idle
+keep-alive connections 1 s to bring one more call (answered the same way) before closing them, closes the shard
+files and exits 0; a client never has a connection cut under a call. Logs one line at start (with the bound port)
+and one at stop, nothing per request; internal errors go to stderr.`;
 
   static override examples = [
     '<%= config.bin %> data-proxy --port 7001',
