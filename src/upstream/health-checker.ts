@@ -46,6 +46,7 @@ export class HealthChecker {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #resetting = false;
+  #abort = new AbortController();
   probes = 0;
 
   constructor(list: ProxyList, opts: HealthCheckerOptions, log: HealthLogger) {
@@ -65,14 +66,16 @@ export class HealthChecker {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    if (this.#abort.signal.aborted) this.#abort = new AbortController();
     this.#schedule(0);
   }
 
-  /** Stops the loop; probes in flight finish (bounded by the probe timeout) and are awaited. */
+  /** Stops the loop and aborts the probes in flight (they settle at once, without a verdict). */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#abort.abort();
     await Promise.allSettled([...this.#inFlight.values()]);
   }
 
@@ -104,9 +107,11 @@ export class HealthChecker {
   check(p: Proxy): Promise<ProbeResult> {
     const running = this.#inFlight.get(p);
     if (running) return running;
-    const done = this.#probe(p).then((r) => {
+    const signal = this.#abort.signal;
+    const done = this.#probe(p, signal).then((r) => {
       this.#inFlight.delete(p);
-      this.#record(p, r);
+      // An aborted probe says nothing about the proxy.
+      if (!signal.aborted) this.#record(p, r);
       return r;
     });
     this.#inFlight.set(p, done);
@@ -148,8 +153,8 @@ export class HealthChecker {
     }
   }
 
-  #probe(p: Proxy): Promise<ProbeResult> {
-    return this.#opts.url ? probeUrl(p.address, this.#opts.url, this.#opts.timeoutMs) : probeTcp(p.address, this.#opts.timeoutMs);
+  #probe(p: Proxy, signal: AbortSignal): Promise<ProbeResult> {
+    return this.#opts.url ? probeUrl(p.address, this.#opts.url, this.#opts.timeoutMs, signal) : probeTcp(p.address, this.#opts.timeoutMs, signal);
   }
 }
 
@@ -159,15 +164,19 @@ function hostPort(address: string): { host: string; port: number } {
 }
 
 /** A TCP connection to the proxy: accepted within the timeout = healthy. */
-export function probeTcp(address: string, timeoutMs: number): Promise<ProbeResult> {
+export function probeTcp(address: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   const { host, port } = hostPort(address);
   const started = performance.now();
   return new Promise((resolve) => {
     const socket = connect({ host, port });
+    const onAbort = () => finish('aborted');
     const finish = (error: string | null) => {
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve({ ok: error === null, latencyMs: Math.round(performance.now() - started), error });
     };
+    if (signal?.aborted) return finish('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.setTimeout(timeoutMs, () => finish('ETIMEDOUT'));
     socket.once('connect', () => finish(null));
     socket.once('error', (err) => finish(describeError(err)));
@@ -175,12 +184,12 @@ export function probeTcp(address: string, timeoutMs: number): Promise<ProbeResul
 }
 
 /** A request for `url` through the proxy: 2xx, 3xx or the origin's 404 = the proxy works. */
-export async function probeUrl(address: string, url: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probeUrl(address: string, url: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   // http:// goes as an absolute-form request (as curl and cvmfs do), https:// through CONNECT.
   const agent = new ProxyAgent({ uri: address, proxyTunnel: url.startsWith('https:'), connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   try {
-    const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs), headers: { 'cache-control': 'no-cache' } });
+    const res = await request(url, { dispatcher: agent, signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs), headers: { 'cache-control': 'no-cache' } });
     await res.body.dump();
     const latencyMs = Math.round(performance.now() - started);
     const squid = res.headers['x-squid-error'];

@@ -76,3 +76,20 @@ describe('health probes', () => {
     expect(checker.running).toBe(false);
   });
 });
+
+describe('stopping the health checker', () => {
+  it('aborts a hanging probe at once instead of waiting for its timeout, and records no verdict', async () => {
+    const p = await ForwardProxy.start({ mode: 'hang' });
+    proxies.push(p);
+    const url = await startOrigin(200);
+    const list = new ProxyList(buildProxyList(p.url, ''), { minHealthy: 1 });
+    const checker = new HealthChecker(list, { healthyIntervalMs: 1000, unhealthyIntervalMs: 1000, timeoutMs: 60_000, url, resetAfterMs: 60_000 }, quiet);
+    checker.start();
+    await waitFor('the probe reached the proxy', () => p.requests === 1);
+    // With the 60 s probe timeout, only the abort can let stop() settle within the test's time.
+    await checker.stop();
+    const proxy = [...list.proxies()][0]!;
+    expect(proxy.lastCheck).toBeNull();
+    expect(proxy.healthy).toBe(true);
+  }, 20_000);
+});
