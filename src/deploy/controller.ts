@@ -229,7 +229,15 @@ export class DeploymentController {
     if (old) {
       this.#previous = old;
       this.#phase(record, 'ROLLOUT_WAIT');
-      if (old.state !== 'exited') await this.#sleep(cfg.drain * 1000);
+      if (old.state !== 'exited') await Promise.race([this.#sleep(cfg.drain * 1000), inst.exited]);
+      if (inst.exit && old.state !== 'exited') {
+        // The new version died while both served: the old one stays, as if the new had never been ready.
+        this.#current = old;
+        this.#previous = null;
+        this.#degraded = null;
+        await this.#retire(inst, stopMs);
+        return this.#fail(record, `${inst.label} exited during ROLLOUT_WAIT (${describeExit(inst.exit)}); ${old.label} keeps serving`);
+      }
       await this.#retire(old, stopMs);
       this.#previous = null;
       if (this.#degraded && this.#current.state !== 'exited') this.#degraded = null;

@@ -181,6 +181,20 @@ describe('DeploymentController', () => {
     expect(controller.info()).toMatchObject({ health: 'ok', degraded_reason: null, current: { version: 2 } });
   });
 
+  it('keeps the previous version when the new one dies during ROLLOUT_WAIT, and records the deploy as failed', async () => {
+    const { controller, targets } = makeController({ drain: 30 });
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    controller.deploy();
+    const v2 = await waitFor('ROLLOUT_WAIT', () => (controller.state === 'ROLLOUT_WAIT' ? controller.info().current : null));
+    process.kill(v2.pid!, 'SIGKILL');
+    const record = (await controller.settled())!;
+    expect(record.result).toBe('failed');
+    expect(record.error).toBe('svc@v2 exited during ROLLOUT_WAIT (killed by SIGKILL); svc@v1 keeps serving');
+    expect(controller.info()).toMatchObject({ state: 'READY', health: 'ok', current: { version: 1, pid: v1.pid, state: 'ready' }, previous: null });
+    expect([...targets.targets]).toEqual([v1.address]);
+  });
+
   it('sends SIGKILL after stop_timeout to an instance that ignores SIGTERM', async () => {
     const { controller } = makeController({ env: { FAKE_IGNORE_TERM: '1' }, stop_timeout: 0.3, drain: 0 });
     await deployed(controller);
