@@ -98,6 +98,27 @@ describe('run-time changes', () => {
   });
 });
 
+describe('config reload', () => {
+  it('applies a changed proxy string as a new revision, leaves an unchanged one alone, and keeps the list on a bad file', async () => {
+    const agent = await startAgent({ config });
+    const r0 = (await info(agent)).revision;
+    agent.writeConfig({ proxy: { ...config.proxy, min_healthy: 2 } });
+    expect(await agent.talk('reload')).toBe('OK\n');
+    expect((await info(agent)).revision).toBe(r0);
+    agent.writeConfig({ proxy: { ...config.proxy, http_proxy: 'http://127.0.0.1:41;DIRECT', fallback_proxy: 'http://127.0.0.1:42' } });
+    expect(await agent.talk('reload')).toBe('OK\n');
+    const next = await info(agent);
+    expect(next.revision).toBeGreaterThan(r0);
+    expect(next.groups.map((g) => [g.index, g.fallback, g.proxies.map((p) => p.address)])).toEqual([
+      [0, false, ['http://127.0.0.1:41']],
+      [1, true, ['http://127.0.0.1:42']],
+    ]);
+    agent.writeConfig({ proxy: { http_proxy: 'http://127.0.0.1:43|' } });
+    expect(await agent.talk('reload')).toMatch(/^error: .*proxy\.http_proxy: empty member 1 in group 0/);
+    expect((await info(agent)).revision).toBe(next.revision);
+  });
+});
+
 describe('custom policy module', () => {
   it('is loaded by path, and one without both exports is refused with a clear error', async () => {
     const dir = tempDir();
