@@ -20,12 +20,20 @@ describe('backpressure (real agent)', () => {
   it('1 GiB to a slow reader: the proxy’s memory does not grow with it (< 50 MB)', { timeout: 120_000 }, async () => {
     const total = 1024 ** 3;
     let received = 0;
-    let sink: Socket | undefined;
+    // Every accepted socket (health checks connect too) is read only when the slow reader says so.
+    const sinks = new Set<Socket>();
+    let reading = false;
     const server = createServer((s) => {
-      sink = s;
-      s.pause(); // not reading at all until the whole path is backed up
+      sinks.add(s);
+      s.on('close', () => sinks.delete(s));
+      if (!reading) s.pause(); // not reading at all until the whole path is backed up
       s.on('data', (d: Buffer) => (received += d.length));
     });
+    const setReading = (on: boolean) => {
+      reading = on;
+      for (const s of sinks) if (on) s.resume();
+      else s.pause();
+    };
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     closers.push(() => server.close());
     const port = await freePort();
@@ -34,7 +42,7 @@ describe('backpressure (real agent)', () => {
     const client = connect({ port, host: '127.0.0.1' });
     closers.push(() => client.destroy());
     await new Promise((r) => client.once('connect', r));
-    await waitFor('sink connected', () => sink);
+    await waitFor('sink connected', () => sinks.size > 0);
     const baseline = rssBytes(agent.pid);
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(agent.pid))), 50);
@@ -67,13 +75,13 @@ describe('backpressure (real agent)', () => {
     expect(sent).toBeLessThan(64 * 1024 * 1024);
     // Phase 2: a slow reader: reads 20 ms out of every 40 until everything arrived.
     const slow = setInterval(() => {
-      sink!.resume();
-      setTimeout(() => sink!.pause(), 20);
+      setReading(true);
+      setTimeout(() => setReading(false), 20);
     }, 40);
     closers.push(() => clearInterval(slow));
     await writeAll;
     clearInterval(slow);
-    sink!.resume();
+    setReading(true);
     await waitFor('all bytes at the sink', () => received === total, { timeoutMs: 100_000 });
     clearInterval(sampler);
     expect(peak - baseline).toBeLessThan(50 * 1024 * 1024);
