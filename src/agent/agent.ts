@@ -93,6 +93,7 @@ export class Agent {
       await s.start();
       this.#subsystems.push(s);
     }
+    this.#control.open();
     logger.info({ socket: socketPath, state_dir: stateDir, config: this.#opts.configPath, pid: process.pid, version: this.#version }, 'agent started');
   }
 

@@ -33,6 +33,9 @@ export class ControlServer {
   readonly #opts: ControlServerOptions;
   readonly #clients = new Set<Socket>();
   #server: Server | undefined;
+  /** Requests wait here until the agent has started every subsystem (see `open()`). */
+  #opened!: () => void;
+  readonly #ready = new Promise<void>((resolve) => (this.#opened = resolve));
 
   readonly #connections;
   readonly #active;
@@ -168,8 +171,10 @@ export class ControlServer {
       else finish(socket, `error: ${err.message}\n`);
       return dialect;
     }
-    if (dialect === 'jsonrpc') void this.#onRpc(socket, text);
-    else void this.#onTalk(socket, text.replace(/\r$/, ''));
+    // Bound before the subsystems start (so a second agent is refused early), but
+    // nothing is dispatched until they have: no half-started answers.
+    if (dialect === 'jsonrpc') void this.#ready.then(() => this.#onRpc(socket, text));
+    else void this.#ready.then(() => this.#onTalk(socket, text.replace(/\r$/, '')));
     return dialect;
   }
 
@@ -226,6 +231,11 @@ export class ControlServer {
 
   #write(socket: Socket, response: RpcResponse): void {
     if (!socket.destroyed && socket.writable) socket.write(JSON.stringify(response) + '\n');
+  }
+
+  /** Starts answering requests; until then they wait (the agent is still starting its subsystems). */
+  open(): void {
+    this.#opened();
   }
 
   /** Stops accepting, closes every client and removes the socket file. */

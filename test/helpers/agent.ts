@@ -118,9 +118,21 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<TestAgen
   return agent;
 }
 
-/** Stops every agent still running and removes temp dirs: call from afterEach/afterAll. */
+/**
+ * Stops every agent still running and removes temp dirs: call from afterEach/afterAll.
+ * Gracefully first, so the agent stops the service instances it launched (a
+ * SIGKILLed agent leaves them running); SIGKILL only if it hangs.
+ */
 export async function cleanupAgents(): Promise<void> {
-  await Promise.all([...live].map((a) => a.kill9()));
+  await Promise.all(
+    [...live].map(async (a) => {
+      a.process.kill('SIGTERM');
+      const hard = setTimeout(() => a.process.kill('SIGKILL'), 15_000);
+      await a.exited;
+      clearTimeout(hard);
+      live.delete(a);
+    }),
+  );
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs.clear();
 }
