@@ -94,7 +94,7 @@ export class Agent {
       this.#subsystems.push(s);
     }
     this.#control.open();
-    logger.info({ socket: socketPath, state_dir: stateDir, config: this.#opts.configPath, pid: process.pid, version: this.#version }, 'agent started');
+    logger.info({ socket: socketPath, state_dir: stateDir, config: this.#opts.configPath, version: this.#version }, 'agent started');
   }
 
   info(): AgentInfo {
