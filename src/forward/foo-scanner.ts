@@ -84,6 +84,27 @@ export class FooScanner {
     let lineStart = this.#lineLen === 0 ? 0 : -this.#lineLen; // offset of the current line's first byte
     let i = 0;
     while (i < len) {
+      if (state === S.Type0 && i === lineStart) {
+        // Fast path: a whole line inside this chunk is judged in one pass,
+        // without the per-byte state machine (which handles lines split across chunks).
+        let nl = i;
+        while (nl < len && chunk[nl] !== NL) nl++;
+        if (nl === len) {
+          if (len - i > this.#maxLine) return this.#tooLong();
+          // Fall through to the state machine for the partial line.
+        } else {
+          if (nl - i > this.#maxLine) return this.#tooLong();
+          const t = this.#judge(chunk, i, nl);
+          if (t !== 0) this.#count(t);
+          else {
+            this.#c.invalid.value++;
+            if (this.#closeOnInvalid) return i;
+          }
+          i = nl + 1;
+          lineStart = i;
+          continue;
+        }
+      }
       if (state === S.Data || state === S.Invalid) {
         const nl = chunk.indexOf(NL, i);
         if (nl === -1) {
@@ -155,6 +176,26 @@ export class FooScanner {
     this.#state = state;
     this.#type = type;
     return SCAN_OK;
+  }
+
+  /** The type of the complete line chunk[s..e) (e at its \n) if it is a valid message from this side, else 0. */
+  #judge(chunk: Buffer, s: number, e: number): number {
+    if (e - s < 5) return 0;
+    const type = (chunk[s]! << 16) | (chunk[s + 1]! << 8) | chunk[s + 2]!;
+    if (this.#fromClient ? type !== T_REQ : type !== T_ACK && type !== T_NAK) return 0;
+    let j = s + 3;
+    let b = chunk[j]!;
+    if (b !== SP && b !== TAB) return 0;
+    do b = chunk[++j]!;
+    while (j < e && (b === SP || b === TAB));
+    if (j < e && b === MINUS) b = chunk[++j]!;
+    const digits = j;
+    while (j < e && b >= 0x30 && b <= 0x39) b = chunk[++j]!;
+    if (j === digits) return 0;
+    if (j === e) return type;
+    if (b === SP || b === TAB) return type;
+    if (b === CR && j + 1 === e) return type;
+    return 0;
   }
 
   #count(type: number): void {
