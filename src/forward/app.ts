@@ -55,6 +55,12 @@ interface Listener {
   error: string | null;
 }
 
+interface IdleMark {
+  bytes: number;
+  since: number;
+  upstream: Socket | null;
+}
+
 interface AppCounters {
   active: Gauge;
   total: Counter;
@@ -79,7 +85,9 @@ export class App {
   /** Usable-or-not targets in config order; the balancer filters. */
   #targetList: Target[] = [];
   readonly #listeners = new Map<number, Listener>();
-  readonly #connections = new Set<Socket>();
+  /** Open client sockets → what the idle sweep saw of them last. */
+  readonly #connections = new Map<Socket, IdleMark>();
+  #sweeper: NodeJS.Timeout | undefined;
   readonly #scope: StatsScope;
   readonly #c: AppCounters;
   #fooCounters: FooCounters | null = null;
@@ -109,6 +117,7 @@ export class App {
     if (config.protocol === 'foo') this.#registerFoo();
     this.#health = new HealthChecker(config.health, (t, up) => this.#logger.warn({ app: this.name, target: t.address, error: up ? undefined : t.lastError }, up ? 'target up' : 'target down'));
     this.#setStaticTargets(config.targets);
+    this.#startSweeper();
   }
 
   get config(): AppConfig {
@@ -128,6 +137,7 @@ export class App {
     if (config.balance !== old.balance) this.#balancer = new Balancer(config.balance);
     if (config.protocol === 'foo' && !this.#fooCounters) this.#registerFoo();
     this.#health.update(config.health);
+    if (config.idle_timeout !== old.idle_timeout) this.#startSweeper();
     this.#setStaticTargets(config.targets);
     const rebind = config.bind !== old.bind;
     const wanted = new Set(config.ports);
@@ -158,9 +168,10 @@ export class App {
   /** Agent shutdown: stop listening and cut whatever is still open. */
   close(): void {
     this.#retired = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
     for (const port of [...this.#listeners.keys()]) this.#unlisten(port);
     this.#health.close();
-    for (const s of this.#connections) s.destroy();
+    for (const s of this.#connections.keys()) s.destroy();
   }
 
   removeStats(): void {
@@ -249,7 +260,7 @@ export class App {
   // ---- listeners ---------------------------------------------------------
 
   #listen(port: number): Promise<void> {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, this.#onConnection);
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
     const l: Listener = { port, server, state: 'starting', error: null };
     this.#listeners.set(port, l);
     return new Promise<void>((resolve) => {
@@ -280,6 +291,33 @@ export class App {
 
   // ---- connections -------------------------------------------------------
 
+  /**
+   * Idle timeout without a timer per socket (which would be refreshed on every
+   * read and write): a sweep every idle_timeout/4 closes connections whose
+   * byte counts did not move for idle_timeout. A connection is closed between
+   * idle_timeout and 1.25 × idle_timeout after its last byte.
+   */
+  #startSweeper(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    const idleMs = this.#config.idle_timeout * 1000;
+    this.#sweeper = setInterval(() => this.#sweep(idleMs), Math.max(50, Math.min(idleMs / 4, 60_000)));
+    this.#sweeper.unref();
+  }
+
+  #sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const [s, mark] of this.#connections) {
+      const bytes = s.bytesRead + s.bytesWritten;
+      if (bytes !== mark.bytes) {
+        mark.bytes = bytes;
+        mark.since = now;
+      } else if (now - mark.since >= idleMs) {
+        s.destroy();
+        mark.upstream?.destroy();
+      }
+    }
+  }
+
   readonly #onConnection = (client: Socket): void => {
     const c = this.#c;
     if (this.#connections.size >= this.#config.max_connections) {
@@ -287,7 +325,7 @@ export class App {
       client.destroy();
       return;
     }
-    this.#connections.add(client);
+    this.#connections.set(client, { bytes: -1, since: 0, upstream: null });
     c.active.value++;
     client.once('close', () => {
       this.#connections.delete(client);
@@ -295,7 +333,8 @@ export class App {
       if (this.#connections.size === 0 && this.#retired) this.#fireIdle();
     });
     client.on('error', () => undefined); // 'close' follows; the upstream side is destroyed there
-    const order = this.#balancer.order(this.#usable(), clientKey(client.remoteAddress));
+    // getpeername is a syscall: only sharding needs the client's address.
+    const order = this.#balancer.order(this.#usable(), this.#balancer.mode === 'sharding' ? clientKey(client.remoteAddress) : '');
     this.#connectTo(client, order, 0);
   };
 
@@ -368,13 +407,14 @@ export class App {
     client.on('close', onClose);
     upstream.on('close', onClose);
     upstream.once('close', () => target.connectionClosed());
-    client.setTimeout(cfg.idle_timeout * 1000, destroyBoth);
+    const mark = this.#connections.get(client);
+    if (mark) mark.upstream = upstream;
     new Pipe(client, upstream, c.bytesIn, target.bytesIn, fromClient, destroyBoth);
     new Pipe(upstream, client, c.bytesOut, target.bytesOut, fromServer, destroyBoth);
-    client.resume();
   }
 
   #fireIdle(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
     const cb = this.#onIdle;
     this.#onIdle = undefined;
     cb?.();

@@ -27,6 +27,8 @@ export class Pipe {
     src.on('data', this.#onData);
     src.on('end', this.#onEnd);
     dst.on('drain', this.#onDrain);
+    // The client may have sent its FIN (and no data) while the target was being connected.
+    if (src.readableEnded) dst.end();
   }
 
   readonly #onData = (chunk: Buffer): void => {

@@ -148,3 +148,33 @@ describe('listen problems', () => {
     expect((await roundTrip(good, 'fine')).toString()).toBe('fine');
   });
 });
+
+describe('connection lifetime', () => {
+  it('closes a connection idle in both directions for idle_timeout, both sides', async () => {
+    const e = await echo();
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address], idle_timeout: 0.2 }] });
+    const busy = await openEchoClient(port);
+    const idle = await openEchoClient(port);
+    await idle.echo('once');
+    const closed = new Promise<void>((r) => idle.socket.once('close', () => r()));
+    // The busy one keeps talking past the idle timeout and stays open.
+    for (let i = 0; i < 6; i++) {
+      expect(await busy.echo(`tick ${i}`)).toBe(`tick ${i}`);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await closed;
+    await waitFor('target side closed too', () => e.open === 1);
+    expect(fwd.app('web').info().active).toBe(1);
+    busy.close();
+  });
+
+  it('relays a FIN the client sent before the target connection was up', async () => {
+    const e = await echo();
+    const port = await freePort();
+    await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address] }] });
+    // Connect and half-close at once, with no data: the echo server must see the FIN and end.
+    expect((await roundTrip(port, '')).length).toBe(0);
+    await waitFor('echo side closed', () => e.open === 0);
+  });
+});
