@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, rename, stat, statfs, unlink } from 'node:fs/promises';
+import { open, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Agent, ProxyAgent, interceptors, request, type Dispatcher } from 'undici';
@@ -116,6 +116,8 @@ export class DownloadManager {
 
   /** Re-queues jobs that were running when the agent stopped (or crashed); paused stay paused. */
   start(): void {
+    const swept = this.#store.sweepParts();
+    if (swept > 0) this.#log.info({ parts: swept }, 'dropped parts of finished jobs left by a crash');
     for (const job of this.#store.all()) {
       if (job.state === 'active' || job.state === 'verifying') {
         this.#store.setState(job.id, 'queued');
@@ -131,7 +133,8 @@ export class DownloadManager {
     const old = this.#config;
     this.#config = config;
     if (old.max_rate !== config.max_rate) this.#global.setRate(config.max_rate);
-    if (old.timeout !== config.timeout) void this.#closeDispatchers();
+    // New connections get the new connect timeout; requests in flight finish on the old ones.
+    if (old.timeout !== config.timeout) void this.#closeDispatchers(false);
     this.#pump();
   }
 
@@ -493,10 +496,18 @@ export class DownloadManager {
         const decision = this.#router.reportFailure(pjob, attempt, kind, error);
         const what = err instanceof StatusError ? `HTTP ${err.status}` : error.message;
         this.#log.info({ job: job.id, proxy: attempt.proxy ?? 'DIRECT', kind, offset: committed + fill, decision: decision.action, err: what }, 'download request failed');
-        if (kind === 'proxy') {
-          if (decision.action === 'fail') throw new JobFailure(`no proxy left: ${decision.reason} (last: ${what} via ${attempt.proxy ?? 'DIRECT'})`);
+        if (kind === 'proxy' && decision.action === 'retry') {
           this.#m.failovers.inc();
           if (decision.delayMs > 0) await this.#wait(decision.delayMs, run);
+          continue;
+        }
+        if (kind === 'proxy') {
+          // Every proxy failed once: as with an origin failure, back off and try the list again,
+          // up to downloads.max_retries (a drop inside a single proxy's tunnel is often the origin's).
+          retries++;
+          if (retries > this.#config.max_retries) throw new JobFailure(`no proxy left after ${this.#config.max_retries} retries: ${decision.reason} (last: ${what} via ${attempt.proxy ?? 'DIRECT'})`);
+          this.#m.retries.inc();
+          await this.#wait(Math.max(decision.delayMs, backoffMs(retries)), run);
           continue;
         }
         if (kind === 'slow' && decision.action === 'fail') throw new JobFailure(`too slow: ${decision.reason}`);
@@ -554,18 +565,24 @@ export class DownloadManager {
   /** Parts → `<dest>.partial`, fsync, check size and sha256, rename, drop parts: in that order. */
   async #finish(job: JobRecord, run: Running): Promise<void> {
     this.#store.setState(job.id, 'verifying');
+    this.#log.info({ job: job.id, bytes: run.bytes }, 'download complete, assembling and verifying');
     const partial = `${job.dest}.partial`;
     mkdirSync(dirname(job.dest), { recursive: true });
     const hash = createHash('sha256');
     let size = 0;
     const fh = await open(partial, 'w', 0o644);
     try {
+      // One part is written (thread pool) while the next is read from SQLite and hashed.
+      let writing: Promise<void> = Promise.resolve();
       for (let p = this.#store.nextPart(job.id, -1); p; p = this.#store.nextPart(job.id, p.part)) {
         hash.update(p.data);
-        let off = 0;
-        while (off < p.data.length) off += (await fh.write(p.data, off)).bytesWritten;
+        const w = writeAt(fh, p.data, size);
+        w.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
         size += p.data.length;
+        await writing;
+        writing = w;
       }
+      await writing;
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -593,10 +610,12 @@ export class DownloadManager {
     }
     await rename(partial, job.dest);
     await syncDir(dirname(job.dest));
-    this.#store.discardParts(job.id);
+    // Done as soon as dest is in place; dropping the parts (a large DELETE) comes after,
+    // and a crash in between leaves parts that start() sweeps.
     this.#store.update(job.id, { bytes: size, total: size });
     this.#store.setState(job.id, 'done', null, Date.now());
     run.bytes = size;
+    this.#store.dropParts(job.id);
     this.#m.completed.inc();
     this.#log.info({ job: job.id, dest: job.dest, bytes: size, sha256: digest }, 'download done');
   }
@@ -614,10 +633,10 @@ export class DownloadManager {
     return d;
   }
 
-  async #closeDispatchers(): Promise<void> {
+  async #closeDispatchers(force = true): Promise<void> {
     const all = [...this.#dispatchers.values()];
     this.#dispatchers.clear();
-    await Promise.all(all.map((d) => d.destroy().catch(() => undefined)));
+    await Promise.all(all.map((d) => (force ? d.destroy() : d.close()).catch(() => undefined)));
   }
 }
 
@@ -643,6 +662,11 @@ function describeFailure(err: unknown, job: JobRecord): string {
   if (code === 'ENOSPC' || code === 'EDQUOT') return `no space left on device writing ${job.dest}.partial`;
   if (code === 'SQLITE_FULL') return 'no space left on device for the download state DB';
   return err instanceof Error ? err.message : String(err);
+}
+
+async function writeAt(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += (await fh.write(data, off, data.length - off, position + off)).bytesWritten;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -152,6 +152,16 @@ export class JobStore {
     this.#discard(jobId);
   }
 
+  /** Deletes the parts only (the byte count stays: a done job keeps its size). */
+  dropParts(jobId: number): void {
+    this.#dropParts.run(jobId);
+  }
+
+  /** Deletes parts of done or cancelled jobs and of jobs that no longer exist; returns how many. */
+  sweepParts(): number {
+    return this.#db.prepare("DELETE FROM download_parts WHERE job_id NOT IN (SELECT id FROM download_jobs WHERE state NOT IN ('done', 'cancelled'))").run().changes;
+  }
+
   remove(jobId: number): void {
     this.#discard(jobId);
     this.#db.prepare('DELETE FROM download_jobs WHERE id = ?').run(jobId);

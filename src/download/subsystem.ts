@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
@@ -16,6 +18,30 @@ export function downloadPaths(config: Config, stateDir: string): { dbPath: strin
   };
 }
 
+/** Page size of a parts DB this subsystem creates: 4 MiB BLOBs commit ~5× faster than with 4 KiB pages. */
+const PARTS_PAGE_SIZE = 65536;
+/** Checkpoint the WAL about every 64 MiB of parts rather than every 4 MiB (SQLite's default of 1000 pages). */
+const CHECKPOINT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Opens the downloads DB. A file that does not exist yet (a downloads.db_path of
+ * its own) is created with 64 KiB pages first: the page size is fixed once the
+ * file is in WAL mode. state.db already exists with the agent's page size.
+ */
+function openDownloadsDb(path: string): SqliteDatabase {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const fresh = new Database(path);
+    fresh.pragma(`page_size = ${PARTS_PAGE_SIZE}`);
+    fresh.pragma('journal_mode = WAL');
+    fresh.close();
+  }
+  const db = openDatabase(path);
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.pragma(`wal_autocheckpoint = ${Math.ceil(CHECKPOINT_BYTES / pageSize)}`);
+  return db;
+}
+
 /**
  * The download queue subsystem. Every request goes through `router` (the
  * upstream proxy list); `classify` is cvmfs's failure classification.
@@ -28,7 +54,7 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, clas
   return {
     name: 'downloads',
     async start() {
-      db = openDatabase(paths.dbPath);
+      db = openDownloadsDb(paths.dbPath);
       manager = new DownloadManager({
         store: new JobStore(db),
         router,

@@ -1,6 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * A test origin on 127.0.0.1: generated files served with Range, ETag and
@@ -47,6 +52,8 @@ export interface OriginSwitches {
 
 export interface TestOrigin {
   readonly port: number;
+  /** With `tls`: the self-signed certificate (PEM file) to trust, e.g. as NODE_EXTRA_CA_CERTS. */
+  readonly caPath: string | null;
   readonly switches: OriginSwitches;
   readonly requests: OriginRequest[];
   /** Body bytes written to sockets so far (all files). */
@@ -64,7 +71,16 @@ export interface TestOrigin {
 
 const origins = new Set<TestOrigin>();
 
-export async function startOrigin(): Promise<TestOrigin> {
+/** A self-signed certificate for 127.0.0.1 (openssl), in a temp dir. */
+function selfSigned(): { dir: string; key: Buffer; cert: Buffer; certPath: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pxc-origin-tls-'));
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { dir, key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
+}
+
+export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOrigin> {
   const files = new Map<string, OriginFile>();
   const requests: OriginRequest[] = [];
   const sockets = new Set<Socket>();
@@ -143,15 +159,17 @@ export async function startOrigin(): Promise<TestOrigin> {
           res.on('close', done);
         });
       }
-      if (switches.throttleBps > 0) await new Promise((r) => setTimeout(r, (n / switches.throttleBps) * 1000));
+      if (switches.throttleBps > 0) await new Promise((r) => setTimeout(r, (n / switches.throttleBps) * 1000).unref());
     }
     res.end();
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => res.destroy());
-  });
-  server.on('connection', (s) => {
+  };
+  const tls = opts.tls ? selfSigned() : null;
+  const server: Server = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, onRequest) : createServer(onRequest);
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -160,10 +178,11 @@ export async function startOrigin(): Promise<TestOrigin> {
 
   const origin: TestOrigin = {
     port,
+    caPath: tls?.certPath ?? null,
     switches,
     requests,
     bytesServed: () => served,
-    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    url: (name) => `${tls ? 'https' : 'http'}://127.0.0.1:${port}/${name}`,
     addFile(name, content) {
       const f = makeFile(content);
       files.set(name, f);
@@ -188,6 +207,7 @@ export async function startOrigin(): Promise<TestOrigin> {
       origins.delete(origin);
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+      if (tls) rmSync(tls.dir, { recursive: true, force: true });
     },
   };
   origins.add(origin);

@@ -73,6 +73,22 @@ describe('downloads through the proxy list', () => {
     expect(stats.downloads.proxy_failovers).toBeGreaterThanOrEqual(1);
   });
 
+  it('fetches https through a forward proxy with CONNECT, resuming inside a new tunnel', async () => {
+    const origin = await startOrigin({ tls: true });
+    const f = origin.addFile('s.bin', 1024 * 1024);
+    origin.switches.dropAtByte = 400_000;
+    const fp = await forwardProxy();
+    const agent = await startAgent({ config: config(fp.url), env: { NODE_EXTRA_CA_CERTS: origin.caPath! } });
+    const id = await add(agent, { url: origin.url('s.bin'), sha256: f.sha256 });
+    const j = await waitJob(agent, id);
+    expect(j, JSON.stringify(j)).toMatchObject({ state: 'done', proxy: fp.url });
+    expect(sha256File(join(agent.stateDir, 'downloads', 's.bin'))).toBe(f.sha256);
+    expect(fp.requests).toBe(0);
+    expect(fp.connects).toBeGreaterThanOrEqual(2);
+    expect(fp.log.filter((r) => r.method === 'CONNECT').every((r) => r.target === `127.0.0.1:${origin.port}`)).toBe(true);
+    expect(origin.rangeStarts('s.bin')).toEqual([400_000]);
+  });
+
   it('a proxy answering 502 is failed over to DIRECT in the next group', async () => {
     const origin = await startOrigin();
     const f = origin.addFile('g.bin', 300 * 1024);
@@ -82,5 +98,18 @@ describe('downloads through the proxy list', () => {
     const id = await add(agent, { url: origin.url('g.bin'), sha256: f.sha256 });
     expect(await waitJob(agent, id)).toMatchObject({ state: 'done', proxy: null });
     expect(bad.requests).toBeGreaterThanOrEqual(1);
+  });
+
+  it('fails with "no proxy left" once every proxy keeps failing beyond downloads.max_retries', async () => {
+    const origin = await startOrigin();
+    origin.addFile('n.bin', 1000);
+    const dead = await forwardProxy();
+    await dead.stop();
+    const agent = await startAgent({ config: { downloads: { part_size: PART, max_retries: 1 }, proxy: { http_proxy: dead.url, health_check: false } } });
+    const id = await add(agent, { url: origin.url('n.bin') });
+    const j = await waitJob(agent, id);
+    expect(j.state).toBe('failed');
+    expect(j.error).toMatch(/no proxy left after 1 retries/);
+    expect(origin.requests).toHaveLength(0);
   });
 });

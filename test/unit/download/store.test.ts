@@ -70,3 +70,18 @@ describe('job store', () => {
     expect(s.byIndex(3)).toBeUndefined();
   });
 });
+
+describe('job store sweep', () => {
+  it('drops parts of done and cancelled jobs and of deleted jobs, keeping those of unfinished ones', () => {
+    const s = open();
+    const [a, b, c, d] = [s.add(job()), s.add(job()), s.add(job()), s.add(job())];
+    for (const j of [a, b, c, d]) s.commitPart(j.id, 0, Buffer.alloc(8), 8);
+    s.setState(a.id, 'done');
+    s.setState(b.id, 'cancelled');
+    s.setState(c.id, 'failed');
+    s.commitPart(999, 0, Buffer.alloc(8), 8);
+    expect(s.sweepParts()).toBe(3);
+    expect(s.partsInfo(c.id).count).toBe(1);
+    expect(s.partsInfo(d.id).count).toBe(1);
+  });
+});
