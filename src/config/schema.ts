@@ -118,13 +118,13 @@ const proxySchema = z
 const downloadsSchema = z
   .object({
     dir: z.string().nullable().default(null).describe('directory relative destinations resolve under (default <state_dir>/downloads)'),
-    db_path: z.string().nullable().default(null).describe('SQLite file for the queue and partial parts (default <state_dir>/state.db)'),
+    db_path: z.string().nullable().default(null).describe('SQLite file for the queue and partial parts, relative to the state dir (default <state_dir>/state.db); a file of its own is created with 64 KiB pages, which commits 4 MiB parts several times faster'),
     concurrency: z.number().int().min(1).max(64).default(1).describe('jobs downloading at once (default 1)'),
-    part_size: z.number().int().min(4096).default(4 * 1024 * 1024).describe('bytes committed to SQLite per transaction (default 4194304)'),
-    max_retries: z.number().int().min(0).default(5).describe('retries of origin 5xx and timeouts before a job fails (default 5)'),
+    part_size: z.number().int().min(4096).default(4 * 1024 * 1024).describe('bytes committed to SQLite per transaction; a crash loses at most this much (default 4194304)'),
+    max_retries: z.number().int().min(0).default(5).describe('retries, with exponential backoff from 250 ms, of origin 5xx, timeouts and rounds of the whole proxy list before a job fails (default 5)'),
     timeout: seconds(10, 'connect timeout of a download request'),
     idle_timeout: seconds(30, 'a response that delivers no byte for this long is aborted'),
-    max_rate: z.number().int().min(0).default(0).describe('global download rate limit in bytes/s, 0 = unlimited (default 0)'),
+    max_rate: z.number().int().min(0).default(0).describe('global download rate limit in bytes/s, 0 = unlimited (default 0); jobs can have their own limit too (download add --max-rate)'),
     allow_absolute: z.boolean().default(false).describe('allow absolute destinations outside downloads.dir (default false)'),
   })
   .strict()

@@ -111,7 +111,7 @@ export class DownloadManager {
       failed: s.counter('failed', 'jobs failed'),
     };
     const jobs = s.scope('jobs');
-    for (const state of JOB_STATES) jobs.gauge(state, `jobs ${state}`, () => this.#store.all().filter((j) => j.state === state).length);
+    for (const state of JOB_STATES) jobs.gauge(state, `jobs ${state}`, () => this.#store.countInState(state));
   }
 
   /** Re-queues jobs that were running when the agent stopped (or crashed); paused stay paused. */

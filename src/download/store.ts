@@ -62,6 +62,7 @@ export class JobStore {
   readonly #get: Database.Statement<[number], JobRow>;
   readonly #all: Database.Statement<[], JobRow>;
   readonly #byIndex: Database.Statement<[number], JobRow>;
+  readonly #countState: Database.Statement<[string], { n: number }>;
   readonly #setState: Database.Statement;
   readonly #addPart: Database.Statement;
   readonly #setBytes: Database.Statement;
@@ -79,6 +80,7 @@ export class JobStore {
     // Queue order: jobs with an index by index, then the others by arrival.
     this.#all = db.prepare('SELECT * FROM download_jobs ORDER BY idx IS NULL, idx, id');
     this.#byIndex = db.prepare("SELECT * FROM download_jobs WHERE idx = ? AND state != 'cancelled' ORDER BY id LIMIT 1");
+    this.#countState = db.prepare('SELECT count(*) AS n FROM download_jobs WHERE state = ?');
     this.#setState = db.prepare('UPDATE download_jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?');
     this.#addPart = db.prepare('INSERT INTO download_parts (job_id, part, data) VALUES (?, ?, ?)');
     this.#setBytes = db.prepare('UPDATE download_jobs SET bytes = ? WHERE id = ?');
@@ -114,6 +116,10 @@ export class JobStore {
   byIndex(index: number): JobRecord | undefined {
     const row = this.#byIndex.get(index);
     return row ? toRecord(row) : undefined;
+  }
+
+  countInState(state: JobState): number {
+    return this.#countState.get(state)!.n;
   }
 
   setState(id: number, state: JobState, error: string | null = null, finishedAt: number | null = null): void {
