@@ -159,9 +159,9 @@ export const appSchema = z
 
 const flyAppSchema = z
   .object({
-    Name: appNameSchema,
-    Ports: z.array(portSchema),
-    Targets: z.array(hostPortSchema),
+    Name: appNameSchema.describe('app name (becomes apps[].name)'),
+    Ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports on 127.0.0.1 (become apps[].ports)'),
+    Targets: z.array(hostPortSchema).describe('targets as host:port (become apps[].targets); every other key takes its default'),
   })
   .passthrough();
 
