@@ -147,6 +147,17 @@ describe('listen problems', () => {
     expect(fwd.app('clash').info().ports).toEqual([{ port: busy.port, state: 'error', error: `port ${busy.port} already in use` }]);
     expect((await roundTrip(good, 'fine')).toString()).toBe('fine');
   });
+
+  it('a reload retries a port that was in use, once it is free', async () => {
+    const e = await echo();
+    const blocker = await startEchoServer();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [blocker.port], targets: [e.address] }] });
+    expect(fwd.app('web').info().ports[0]!.state).toBe('error');
+    await blocker.close();
+    await fwd.reload(parseConfig({ apps: [{ name: 'web', ports: [blocker.port], targets: [e.address] }] }));
+    expect(fwd.app('web').info().ports[0]).toEqual({ port: blocker.port, state: 'listening', error: null });
+    expect((await roundTrip(blocker.port, 'now')).toString()).toBe('now');
+  });
 });
 
 describe('connection lifetime', () => {

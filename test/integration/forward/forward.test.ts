@@ -45,6 +45,19 @@ describe('app proxy forwarding (real agent)', () => {
     expect(info.targets.find((t) => t.address === dead)!.connect_failures).toBe(2);
     expect(info.total).toBe(4);
     expect(info.no_target).toBe(0);
+
+    // The runtime commands, over talk and through the CLI.
+    expect((await agent.talk(`target drain web ${dead}`)).trim()).toBe('OK');
+    expect((await agent.talk('app list')).trim()).toBe(`web tcp ports=${port} targets=1/2 active=0`);
+    const drained = await agent.cli(['target', 'enable', 'web', dead]);
+    expect(drained.code).toBe(0);
+    const unknown = await agent.cli(['target', 'disable', 'web', '127.0.0.1:1']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('app "web" has no target 127.0.0.1:1');
+    const noApp = await agent.cli(['app', 'info', 'nope', '--json']);
+    expect(noApp.code).toBe(1);
+    expect(JSON.parse(noApp.stdout)).toMatchObject({ error: { code: 'PXC_ERR_UNKNOWN_APP' } });
+    expect((await agent.talk('target drain web')).trim()).toBe('error: target drain: usage: target drain APP HOST:PORT');
   });
 
   it('closes the client at once when no target is reachable, and counts it', async () => {
