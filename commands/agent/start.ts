@@ -44,6 +44,10 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
   }
 
   async #detach(stateDir: string, socketPath: string, configPath: string | null, logLevel: string | undefined, timeoutS: number): Promise<void> {
+    const { callOnce } = await import('../../src/control/client.js');
+    // An agent already answering: say so plainly instead of starting a child that fails into the log.
+    const running = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 }).catch(() => null);
+    if (running !== null) this.error(`another agent is already running on ${socketPath} (pid ${running}; stop it with 'proxyctl agent stop', or use --socket)`, { exit: EXIT_FAILED });
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const logPath = join(stateDir, 'agent.log');
     const log = openSync(logPath, 'a');
@@ -53,7 +57,6 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
     let exited: number | null = null;
     child.once('exit', (code) => (exited = code ?? 1));
-    const { callOnce } = await import('../../src/control/client.js');
     const deadline = Date.now() + timeoutS * 1000;
     while (Date.now() < deadline) {
       if (exited !== null) {

@@ -174,6 +174,15 @@ describe('control socket: lifecycle', () => {
     expect(await first.talk('pid')).toBe(`${first.pid}\n`);
   });
 
+  it('agent start --detach on a live socket says so in one message, without starting a child', async () => {
+    const first = await startAgent();
+    const r = await runCli(['agent', 'start', '--detach', '--state-dir', first.stateDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.replace(/\s*›\s*/g, ' ')).toContain(`another agent is already running on ${first.socket} (pid ${first.pid};`);
+    expect(r.stderr).not.toContain('before its socket answered');
+    expect(await first.talk('pid')).toBe(`${first.pid}\n`);
+  });
+
   it('refuses a socket path over 107 bytes', async () => {
     const dir = tempDir();
     const long = join(dir, 'a'.repeat(120 - dir.length), 'agent.sock');
