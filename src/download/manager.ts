@@ -606,9 +606,11 @@ export class DownloadManager {
     }
     if (!job.force && (await stat(job.dest).then(() => true, () => false))) {
       await unlink(partial).catch(() => undefined);
-      throw new JobFailure(`destination ${job.dest} appeared meanwhile; not overwritten (use force)`);
+      // A crash between the rename and `done` leaves our own file there: the same bytes are not a clash.
+      if (!(await hasContent(job.dest, size, digest))) throw new JobFailure(`destination ${job.dest} appeared meanwhile; not overwritten (use force)`);
+    } else {
+      await rename(partial, job.dest);
     }
-    await rename(partial, job.dest);
     await syncDir(dirname(job.dest));
     // Done as soon as dest is in place; dropping the parts (a large DELETE) comes after,
     // and a crash in between leaves parts that start() sweeps.
@@ -662,6 +664,20 @@ function describeFailure(err: unknown, job: JobRecord): string {
   if (code === 'ENOSPC' || code === 'EDQUOT') return `no space left on device writing ${job.dest}.partial`;
   if (code === 'SQLITE_FULL') return 'no space left on device for the download state DB';
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Whether the file has exactly this size and sha256. */
+async function hasContent(path: string, size: number, sha256: string): Promise<boolean> {
+  const st = await stat(path).catch(() => null);
+  if (!st || !st.isFile() || st.size !== size) return false;
+  const hash = createHash('sha256');
+  const fh = await open(path, 'r');
+  try {
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) hash.update(chunk as Buffer);
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex') === sha256;
 }
 
 async function writeAt(fh: FileHandle, data: Buffer, position: number): Promise<void> {

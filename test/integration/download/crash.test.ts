@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
 import { closeOrigins, startOrigin } from '../../helpers/origin.js';
+import { openDatabase } from '../../../src/state/state-db.js';
 import { add, info, sha256File, waitJob } from './helpers.js';
 
 const PART = 64 * 1024;
@@ -54,5 +55,24 @@ describe('download crash recovery', () => {
     expect((await waitJob(second, id)).state).toBe('done');
     expect(sha256File(join(second.stateDir, 'downloads', 'p.bin'))).toBe(f.sha256);
     expect(origin.rangeStarts('p.bin')).toEqual([held]);
+  });
+
+  it('a crash between the rename and `done` ends in done at restart, not in a destination clash', async () => {
+    const origin = await startOrigin();
+    const f = origin.addFile('r.bin', 200 * 1024);
+    const first = await startAgent({ config });
+    const id = await add(first, { url: origin.url('r.bin'), sha256: f.sha256 });
+    expect((await waitJob(first, id)).state).toBe('done');
+    await first.stop();
+    // Rewind the DB to the moment after the rename: parts still there, state verifying.
+    const db = openDatabase(join(first.stateDir, 'state.db'));
+    const insert = db.prepare('INSERT INTO download_parts (job_id, part, data) VALUES (?, ?, ?)');
+    for (let i = 0; i * PART < f.data.length; i++) insert.run(id, i, f.data.subarray(i * PART, (i + 1) * PART));
+    db.prepare("UPDATE download_jobs SET state = 'verifying', finished_at = NULL WHERE id = ?").run(id);
+    db.close();
+    const second = await startAgent({ config, stateDir: first.stateDir });
+    const j = await waitJob(second, id);
+    expect(j, JSON.stringify(j)).toMatchObject({ state: 'done', error: null, bytes: f.data.length });
+    expect(sha256File(join(second.stateDir, 'downloads', 'r.bin'))).toBe(f.sha256);
   });
 });
