@@ -30,6 +30,10 @@ export interface OriginRequest {
   status: number;
   /** Headers the origin saw, e.g. `via` set by a forward proxy. */
   headers: IncomingMessage['headers'];
+  /** The response is over (sent in full, or the connection went away). */
+  closed: boolean;
+  /** The whole body was handed to the socket. */
+  completed: boolean;
 }
 
 export interface OriginSwitches {
@@ -100,8 +104,9 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const range = typeof req.headers.range === 'string' ? req.headers.range : null;
     const ifRange = typeof req.headers['if-range'] === 'string' ? req.headers['if-range'] : null;
-    const log: OriginRequest = { method: req.method ?? 'GET', path, range, ifRange, status: 0, headers: req.headers };
+    const log: OriginRequest = { method: req.method ?? 'GET', path, range, ifRange, status: 0, headers: req.headers, closed: false, completed: false };
     requests.push(log);
+    res.once('close', () => (log.closed = true));
     const reply = (status: number, headers: Record<string, string | number> = {}, body?: string): void => {
       log.status = status;
       res.writeHead(status, headers);
@@ -161,6 +166,7 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
       }
       if (switches.throttleBps > 0) await new Promise((r) => setTimeout(r, (n / switches.throttleBps) * 1000).unref());
     }
+    log.completed = true;
     res.end();
   };
 
