@@ -51,7 +51,7 @@ export default class ServiceInfoCommand extends ClientCommand {
           info.deploys
             .slice(-5)
             .reverse()
-            .map((d) => [d.id, d.from_version === null ? '-' : `v${d.from_version}`, `v${d.version}`, stateColour(c, d.result === 'succeeded' ? 'done' : d.result), d.started_at, d.finished_at ?? '-', d.error ?? '']),
+            .map((d) => [d.id, d.from_version === null ? '-' : `v${d.from_version}`, `v${d.version}`, stateColour(c, d.result), d.started_at, d.finished_at ?? '-', d.error ?? '']),
         ),
       );
     }

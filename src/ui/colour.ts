@@ -11,7 +11,7 @@ export function makeChalk(stream: NodeJS.WriteStream = process.stdout): ChalkIns
 
 /** Colours a state word the same way everywhere: healthy/done green, failing red, in between yellow. */
 export function stateColour(c: ChalkInstance, state: string): string {
-  if (/^(up|healthy|done|ready|enabled|active|listening|running|ok)$/i.test(state)) return c.green(state);
+  if (/^(up|healthy|done|succeeded|ready|enabled|active|listening|running|ok)$/i.test(state)) return c.green(state);
   if (/^(down|unhealthy|failed|error|disabled|exited|dead)$/i.test(state)) return c.red(state);
   if (/^(draining|paused|queued|verifying|degraded|slow|rollout.*|starting)$/i.test(state)) return c.yellow(state);
   return state;

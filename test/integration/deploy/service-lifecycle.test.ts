@@ -54,6 +54,18 @@ describe('services across reload and shutdown', () => {
     expect(r.stderr).toContain('no service named "web" (services: api)');
   });
 
+  it('names a deploy result the same way in service info, service list and deploy --wait ("succeeded")', async () => {
+    const { svc, ...cfg } = await config();
+    const agent = await startAgent({ config: cfg, logLevel: 'info' });
+    agents.push(agent);
+    await waitFor('web READY', async () => (await agent.rpc<ServiceInfo>('service.info', { service: 'web' })).state === 'READY');
+    const info = await agent.cli(['service', 'info', 'web']);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/^1\s+-\s+v1\s+succeeded\s/m);
+    const list = await agent.cli(['service', 'list']);
+    expect(list.stdout).toMatch(/\b1 succeeded\b/);
+  });
+
   it('stops every instance when the agent shuts down', async () => {
     const { svc, ...cfg } = await config();
     const agent = await startAgent({ config: { ...cfg, services: [svc('web', 'web'), svc('api', 'api')] }, logLevel: 'info' });
