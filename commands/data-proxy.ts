@@ -15,23 +15,14 @@ Methods (params by name):
   CreateNote {title, body}  -> Note (id: a random UUID)
   UpdateNote {id, title?, body?} -> Note
   DeleteNote {id}           -> {deleted: true, id}
-  ExportShardStats          -> {pid, version, shards: {<shard id>: {<method>: {total, rate_1s, rate_10s}}},
-                                methods: {<method>: {total, rate_1s, rate_10s}}, max_concurrent_calls}
-A Note is {id, title, body, created_at, updated_at} (timestamps ISO 8601 UTC).
+  ExportShardStats          -> {pid, version, shards, methods, ...}
+A Note is {id, title, body, created_at, updated_at} (timestamps ISO 8601 UTC). ExportShardStats answers {pid, version, shards: {<shard id>: {<method>: {total, rate_1s, rate_10s}}}, methods: {<method>: {total, rate_1s, rate_10s}}, max_concurrent_calls}.
 
-Errors: -32700 body not JSON, -32600 not a JSON-RPC request, -32601 unknown method, -32602 bad params (the
-message names the parameter), -32001 no note with that id, -32603 internal; error.data.code holds the
-PXC_ERR_* code. A body over 1 MiB is refused with HTTP 413 (-32600, PXC_ERR_BODY_TOO_LARGE) without being stored.
+Errors: -32700 body not JSON, -32600 not a JSON-RPC request, -32601 unknown method, -32602 bad params (the message names the parameter), -32001 no note with that id, -32603 internal; error.data.code holds the PXC_ERR_* code. A body over 1 MiB is refused with HTTP 413 (-32600, PXC_ERR_BODY_TOO_LARGE) without being stored.
 
-Every call is serialised: one executes at a time, in arrival order. Notes live in --shards SQLite files
-<db>/shard-<i>.db (WAL, busy timeout); a note's shard is FNV-1a-32(id) mod K and its shard id is the file name
-without .db ("shard-0"). <db>/layout.json records K; a process started with another K on that --db refuses to
-start. Several processes (versions) may share one --db.
+Every call is serialised: one executes at a time, in arrival order. Notes live in --shards SQLite files <db>/shard-<i>.db (WAL, busy timeout); a note's shard is FNV-1a-32(id) mod K and its shard id is the file name without .db ("shard-0"). <db>/layout.json records K; a process started with another K on that --db refuses to start. Several processes (versions) may share one --db.
 
-On SIGTERM (or SIGINT): stops accepting, answers every call already received with "Connection: close", gives idle
-keep-alive connections 1 s to bring one more call (answered the same way) before closing them, closes the shard
-files and exits 0; a client never has a connection cut under a call. Logs one line at start (with the bound port)
-and one at stop, nothing per request; internal errors go to stderr.`;
+On SIGTERM (or SIGINT): stops accepting, answers every call already received with "Connection: close", gives idle keep-alive connections 1 s to bring one more call (answered the same way) before closing them, closes the shard files and exits 0; a client never has a connection cut under a call. Logs one line at start (with the bound port) and one at stop, nothing per request; internal errors go to stderr.`;
 
   static override examples = [
     '<%= config.bin %> data-proxy --port 7001',
