@@ -22,7 +22,7 @@ Errors: -32700 body not JSON, -32600 not a JSON-RPC request, -32601 unknown meth
 
 Every call is serialised: one executes at a time, in arrival order. Notes live in --shards SQLite files <db>/shard-<i>.db (WAL, busy timeout); a note's shard is FNV-1a-32(id) mod K and its shard id is the file name without .db ("shard-0"). <db>/layout.json records K; a process started with another K on that --db refuses to start. Several processes (versions) may share one --db.
 
-On SIGTERM (or SIGINT): stops accepting, answers every call already received with "Connection: close", gives idle keep-alive connections 1 s to bring one more call (answered the same way) before closing them, closes the shard files and exits 0; a client never has a connection cut under a call. Logs one line at start (with the bound port) and one at stop, nothing per request; internal errors go to stderr.`;
+On SIGTERM (or SIGINT): stops accepting, answers every call already received with "Connection: close", gives idle keep-alive connections 1 s to bring one more call (answered the same way) before closing them, closes the shard files and exits 0; a client never has a connection cut under a call. Launched by the agent (PROXYCTL_AGENT_PID in the env) it also stops that way when the agent is gone, so a SIGKILLed agent leaves no orphan behind. Logs one line at start (with the bound port) and one at stop, nothing per request; internal errors go to stderr.`;
 
   static override examples = [
     '<%= config.bin %> data-proxy --port 7001',
@@ -42,6 +42,8 @@ On SIGTERM (or SIGINT): stops accepting, answers every call already received wit
     const { flags } = await this.parse(DataProxy);
     const stateDir = process.env.PROXYCTL_STATE_DIR;
     const dbDir = flags.db ?? (stateDir ? join(stateDir, 'notes') : 'notes-db');
+    // Set by the agent for its service instances (a hand-run data proxy has none).
+    const agentPid = /^[1-9]\d*$/.test(process.env.PROXYCTL_AGENT_PID ?? '') ? Number(process.env.PROXYCTL_AGENT_PID) : undefined;
     const { runDataProxy } = await import('../src/deploy/data-proxy/main.js');
     try {
       await runDataProxy({
@@ -50,6 +52,7 @@ On SIGTERM (or SIGINT): stops accepting, answers every call already received wit
         dbDir,
         shards: flags.shards,
         ...(flags['call-delay'] ? { callDelayMs: flags['call-delay'] } : {}),
+        ...(agentPid !== undefined ? { agentPid } : {}),
         log: (line) => process.stdout.write(line + '\n'),
         logError: (line) => process.stderr.write(line + '\n'),
       });

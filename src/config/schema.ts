@@ -180,7 +180,7 @@ export const serviceSchema = z
       .array(z.string())
       .min(1, 'command needs at least the program')
       .describe('argv of an instance, run without a shell; "--port N" is appended. Placeholders in every element: {proxyctl} (absolute path of this proxyctl\'s bin/run.js), {node} (the agent\'s node binary), {state_dir} (the agent\'s state directory)'),
-    env: z.record(z.string()).default({}).describe('extra environment of an instance, on top of the agent\'s (PORT is set too); values take the command\'s placeholders'),
+    env: z.record(z.string()).default({}).describe('extra environment of an instance, on top of the agent\'s (PORT is set too, and PROXYCTL_AGENT_PID: the built-in data proxy stops when that process is gone); values take the command\'s placeholders'),
     cwd: z.string().nullable().default(null).describe('working directory of an instance, relative to the agent\'s; takes the command\'s placeholders (default the agent\'s working directory)'),
     app: z.string().describe('the app whose targets the instances become (its static targets stay)'),
     ready: z

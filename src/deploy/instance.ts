@@ -72,7 +72,8 @@ export class Instance {
     const argv = [...spec.argv, '--port', String(port)];
     this.#child = spawn(argv[0]!, argv.slice(1), {
       cwd: spec.cwd ?? undefined,
-      env: { ...process.env, ...spec.env, PORT: String(port) },
+      // PROXYCTL_AGENT_PID lets an instance notice a SIGKILLed agent (the built-in data proxy then stops).
+      env: { ...process.env, ...spec.env, PORT: String(port), PROXYCTL_AGENT_PID: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -8,6 +8,12 @@ export interface RunDataProxyOptions {
   dbDir: string;
   shards: number;
   callDelayMs?: number;
+  /**
+   * The agent that launched this process: when it is gone (SIGKILLed, so it could
+   * not stop its instances) the data proxy stops as on SIGTERM instead of
+   * lingering as an orphan on its port. Checked every second.
+   */
+  agentPid?: number;
   /** One line at start and one at stop (stdout). */
   log: (line: string) => void;
   /** Internal errors, one line each (stderr). */
@@ -36,6 +42,7 @@ export async function runDataProxy(opts: RunDataProxyOptions): Promise<void> {
   const onInt = () => stop('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  let watch: NodeJS.Timeout | undefined;
   try {
     let addr;
     try {
@@ -45,12 +52,30 @@ export async function runDataProxy(opts: RunDataProxyOptions): Promise<void> {
       throw err;
     }
     opts.log(`data-proxy pid ${process.pid} listening on http://${addr.address}:${addr.port}/rpc db ${dbDir} shards ${opts.shards}`);
+    if (opts.agentPid !== undefined) {
+      const agentPid = opts.agentPid;
+      watch = setInterval(() => {
+        if (!processExists(agentPid)) stop(`the exit of its agent (pid ${agentPid})`);
+      }, 1000);
+      watch.unref();
+    }
     const signal = await stopped;
     const started = Date.now();
     await server.close();
     opts.log(`data-proxy pid ${process.pid} stopped on ${signal} after draining in ${Date.now() - started} ms`);
   } finally {
+    clearInterval(watch);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
+  }
+}
+
+/** False only when no process has that pid (EPERM means one exists, owned by someone else). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

@@ -169,4 +169,21 @@ describe('rolling deploys of the notes service', () => {
     expect((await agent.cli(['deploy', 'notes', '--wait'])).code).toBe(0);
     expect(await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).toMatchObject({ health: 'ok', current: { version: 2, state: 'ready' } });
   });
+
+  it('leaves no data proxy behind when the agent itself is killed with SIGKILL (the instance notices and stops)', async () => {
+    const { port, config } = await notesConfig();
+    const agent = await start(config);
+    const v1 = (await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).current!;
+    await agent.kill9();
+    await waitFor('orphaned data proxy gone', () => !alive(v1.pid!), { timeoutMs: 10_000 });
+    // A new agent on the same config serves the same notes DB with its own instance.
+    const again = await start(config);
+    const client = new DataProxyClient(`http://127.0.0.1:${port}/rpc`);
+    try {
+      expect(await client.listNotes()).toEqual([]);
+    } finally {
+      client.close();
+    }
+    expect((await again.rpc<ServiceInfo>('service.info', { service: 'notes' })).current?.pid).not.toBe(v1.pid);
+  });
 });
