@@ -85,6 +85,17 @@ export class CommandRegistry {
     return undefined;
   }
 
+  /**
+   * Why a talk line matched nothing: `unknown command "proxy frob" (proxy commands: proxy info, …)`
+   * when its first word starts some commands, else `unknown command "frob"; try 'help'`.
+   */
+  unknownTalk(line: string): string {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    const topic = [...this.#byTalk.keys()].filter((t) => t.startsWith(`${words[0]} `)).sort();
+    if (topic.length === 0) return `unknown command "${words[0]}"; try 'help'`;
+    return `unknown command "${words.slice(0, 2).join(' ')}" (${words[0]} commands: ${topic.join(', ')})`;
+  }
+
   /** Validates params against the command's schema and runs it. */
   async invoke(command: AnyCommand, params: unknown, ctx: CallContext): Promise<unknown> {
     const parsed = command.params.safeParse(params ?? {});

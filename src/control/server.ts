@@ -183,7 +183,7 @@ export class ControlServer {
     try {
       if (line.trim() === '') throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', "empty command; try 'help'");
       const match = this.#registry.matchTalk(line);
-      if (!match) throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', `unknown command "${line.trim().split(/\s+/)[0]}"; try 'help'`);
+      if (!match) throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', this.#registry.unknownTalk(line));
       const params = this.#registry.talkParams(match.command, match.args, match.rest);
       const result = await this.#registry.invoke(match.command, params, { dialect: 'talk' });
       reply = this.#registry.renderText(match.command, result);

@@ -69,6 +69,7 @@ describe('control socket: talk dialect', () => {
   it('starts replies to unknown commands and bad arguments with "error: "', async () => {
     const agent = await startAgent();
     expect(await agent.talk('frobnicate')).toBe(`error: unknown command "frobnicate"; try 'help'\n`);
+    expect(await agent.talk('proxy frob')).toMatch(/^error: unknown command "proxy frob" \(proxy commands: proxy fallback, .*proxy info, /);
     expect(await agent.talk('pid 3')).toMatch(/^error: pid: takes no arguments/);
     expect(await agent.talk('')).toMatch(/^error: empty command/);
   });

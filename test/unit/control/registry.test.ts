@@ -31,6 +31,12 @@ describe('CommandRegistry', () => {
     expect(r.matchTalk('proxy frob')).toBeUndefined();
   });
 
+  it('names the whole unknown talk command and lists its topic\'s commands when the first word is known', () => {
+    const r = registry();
+    expect(r.unknownTalk('proxy frob x')).toBe('unknown command "proxy frob" (proxy commands: proxy group switch, proxy info, proxy set)');
+    expect(r.unknownTalk('  frobnicate now')).toBe(`unknown command "frobnicate"; try 'help'`);
+  });
+
   it('validates params and names the bad one', async () => {
     const r = registry();
     const cmd = r.byMethod('proxy.set')!;
