@@ -6,7 +6,7 @@ import { CommandRegistry } from '../../../src/control/registry.js';
 import { Forward } from '../../../src/forward/forward.js';
 import type { StateStore } from '../../../src/state/state-db.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
-import { freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** The forward subsystem in-process, on real sockets: the AppTargets API and target states. */
@@ -187,5 +187,44 @@ describe('connection lifetime', () => {
     // Connect and half-close at once, with no data: the echo server must see the FIN and end.
     expect((await roundTrip(port, '')).length).toBe(0);
     await waitFor('echo side closed', () => e.open === 0);
+  });
+});
+
+describe('balance modes on real connections', () => {
+  it('least-conn sends new connections to the target with fewer open ones', async () => {
+    const [e1, e2] = [await echo(), await echo()];
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address], balance: 'least-conn' }] });
+    const held = [await openEchoClient(port), await openEchoClient(port), await openEchoClient(port)];
+    await Promise.all(held.map((c) => c.echo('x')));
+    // 3 open: 2 on one target, 1 on the other; the next one goes to the less busy target.
+    const counts = () => fwd.app('web').info().targets.map((t) => t.active);
+    const before = counts();
+    const lighter = before[0]! < before[1]! ? 0 : 1;
+    const next = await openEchoClient(port);
+    await next.echo('y');
+    const after = counts();
+    expect(after[lighter]! - before[lighter]!).toBe(1);
+    for (const c of [...held, next]) c.close();
+  });
+
+  it('sharding keeps one client address on one target', async () => {
+    const [e1, e2, e3] = [await echo(), await echo(), await echo()];
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address, e3.address], balance: 'sharding' }] });
+    for (let i = 0; i < 6; i++) await roundTrip(port, 's');
+    expect(fwd.app('web').info().targets.map((t) => t.total).sort()).toEqual([0, 0, 6]);
+  });
+
+  it('refuses connections over max_connections and counts them', async () => {
+    const e = await echo();
+    const port = await freePort();
+    const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address], max_connections: 2 }] });
+    const held = [await openEchoClient(port), await openEchoClient(port)];
+    await Promise.all(held.map((c) => c.echo('x')));
+    const third = await connectAndWaitClose(port);
+    expect(third.data).toBe('');
+    expect(fwd.app('web').info().rejected).toBe(1);
+    held.forEach((c) => c.close());
   });
 });
