@@ -309,6 +309,8 @@ export class DeploymentController {
       this.#deps.targets.removeTarget(app, inst.address, { timeoutMs: stopMs }).catch((err: unknown) => this.#log.warn({ err }, `removing ${inst.address} from app ${app}`));
       if (inst.state !== 'exited') this.#log.info({ version: inst.version, instance_pid: inst.pid, connections: conns }, `${inst.label} out of app ${app}; stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
     } else if (inst.state !== 'exited') this.#log.info({ version: inst.version, instance_pid: inst.pid }, `${inst.label} stopping (SIGTERM, SIGKILL after ${stopMs / 1000} s)`);
+    // Its last counts, or what it served since the previous pull (up to 2 s) would be lost from the shard totals.
+    if (inst.state === 'ready') await this.#pullOne(inst);
     const exit = await inst.stop(stopMs);
     if (exit.expected) this.#log.info({ version: inst.version, code: exit.code, signal: exit.signal }, `${inst.label} stopped (${describeExit(exit)})`);
     this.#shardStats.retire(inst.version);
@@ -333,19 +335,20 @@ export class DeploymentController {
     this.#pulling = true;
     try {
       const live = [this.#current, this.#previous].filter((i): i is Instance => i !== null && i.state === 'ready' && !this.#noStats.has(i));
-      await Promise.all(
-        live.map(async (inst) => {
-          try {
-            const stats = (await this.#deps.client.call(inst.host, inst.port, this.#config.ready.path, 'ExportShardStats', {}, 1500)) as DataStoreStats;
-            this.#shardStats.ingest(inst.version, stats);
-          } catch (err) {
-            if (err instanceof RpcCallError && err.rpcCode === RPC_METHOD_NOT_FOUND) this.#noStats.add(inst);
-            else this.#log.debug({ version: inst.version, err: (err as Error).message }, `ExportShardStats from ${inst.label} failed`);
-          }
-        }),
-      );
+      await Promise.all(live.map((inst) => this.#pullOne(inst)));
     } finally {
       this.#pulling = false;
+    }
+  }
+
+  async #pullOne(inst: Instance): Promise<void> {
+    if (this.#noStats.has(inst)) return;
+    try {
+      const stats = (await this.#deps.client.call(inst.host, inst.port, this.#config.ready.path, 'ExportShardStats', {}, 1500)) as DataStoreStats;
+      this.#shardStats.ingest(inst.version, stats);
+    } catch (err) {
+      if (err instanceof RpcCallError && err.rpcCode === RPC_METHOD_NOT_FOUND) this.#noStats.add(inst);
+      else this.#log.debug({ version: inst.version, err: (err as Error).message }, `ExportShardStats from ${inst.label} failed`);
     }
   }
 

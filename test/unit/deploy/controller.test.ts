@@ -215,6 +215,18 @@ describe('DeploymentController', () => {
     expect((stats.snapshot() as any).services.svc.shards['shard-0'].CreateNote_total).toBeGreaterThan(0);
   });
 
+  it('keeps what a retired version served since the last pull in the shard totals (a last pull before SIGTERM)', async () => {
+    const { controller } = makeController();
+    await deployed(controller);
+    const v1 = controller.info().current!;
+    await controller.pullStats();
+    const before = controller.info().shards['shard-0']!.total;
+    for (let i = 0; i < 5; i++) await clients[0]!.call('127.0.0.1', v1.port, '/rpc', 'Whoami', {}, 2000);
+    await deployed(controller);
+    expect(controller.info().current!.version).toBe(2);
+    expect(controller.info().shards['shard-0']!.total).toBeGreaterThanOrEqual(before + 5);
+  });
+
   it('stops asking an instance that does not offer ExportShardStats', async () => {
     const { controller } = makeController({ env: { FAKE_NO_STATS: '1' } });
     await deployed(controller);
