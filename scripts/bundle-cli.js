@@ -14,6 +14,7 @@
  * Run after tsc and `oclif manifest` (npm run build does).
  */
 import { build } from 'esbuild';
+import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
 const out = join(dist, 'cli.js');
 const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+// @oclif/core checks at load time that node satisfies its engines (with semver: ~10 ms); the bundle
+// does the same check without semver, so it knows the range as a plain major version.
+const coreEngines = JSON.parse(readFileSync(join(root, 'node_modules/@oclif/core/package.json'), 'utf8')).engines.node;
+const coreMinNode = /^>=(\d+)(\.0){0,2}$/.exec(coreEngines)?.[1];
+if (!coreMinNode) throw new Error(`bundle-cli: @oclif/core now requires node ${coreEngines}: teach the bundle's engine check that range`);
 
 if (typeof pjson.oclif.commands !== 'string') throw new Error('bundle-cli: expects oclif.commands to be a directory (pattern strategy)');
 const commandsDir = resolve(root, pjson.oclif.commands);
@@ -52,20 +59,26 @@ const hooks = Object.entries(pjson.oclif.hooks ?? {}).flatMap(([event, targets])
 const entry = [
   `import { execute } from '@oclif/core';`,
   `import { readFileSync } from 'node:fs';`,
+  `import { join } from 'node:path';`,
   `import { fileURLToPath } from 'node:url';`,
-  ...commands.map((c, i) => `import * as C${i} from ${JSON.stringify(spec(c.file))};`),
   ...hooks.map((h, i) => `import * as H${i} from ${JSON.stringify(spec(h.file))};`),
   // the class a command module exports, found like oclif's pattern strategy does
   `const pick = (m) => typeof m.default?.run === 'function' ? m.default : Object.values(m).find((c) => typeof c?.run === 'function');`,
-  `export const COMMANDS = {`,
-  ...commands.map((c, i) => `  ${JSON.stringify(c.id)}: pick(C${i}),`),
-  `};`,
+  // Each command module (and what it imports, node built-ins included) is initialised on first
+  // access only: oclif reads COMMANDS[id] for the one command it runs (the manifest lists them all).
+  `const lazy = (load) => ({ enumerable: true, get: () => pick(load()) });`,
+  `export const COMMANDS = Object.defineProperties({}, {`,
+  ...commands.map((c) => `  ${JSON.stringify(c.id)}: lazy(() => require(${JSON.stringify(spec(c.file))})),`),
+  `});`,
   ...hooks.map((h, i) => `export const ${h.name} = H${i}[${JSON.stringify(h.identifier)}];`),
   `const HOOKS = ${JSON.stringify(hooks.map(({ event, name }) => ({ event, name })))};`,
+  // oclif's own check of the node version (semver) was skipped while it loaded (see the banner); the same check, without semver
+  `if (__pxcEngineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING; else process.env.OCLIF_DISABLE_ENGINE_WARNING = __pxcEngineWarning;`,
+  `if (!['1', 'true'].includes(String(__pxcEngineWarning).toLowerCase()) && Number(process.versions.node.split('.')[0]) < ${coreMinNode}) process.emitWarning(${JSON.stringify(`Node version must be ${coreEngines} to use this CLI. Current node version: `)} + process.versions.node);`,
   `/** Runs the CLI like \`execute({dir})\` does, with commands and hooks taken from this bundle. */`,
   `export async function main() {`,
   `  const root = fileURLToPath(new URL('..', import.meta.url));`,
-  `  const pjson = JSON.parse(readFileSync(root + 'package.json', 'utf8'));`,
+  `  const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));`,
   `  const self = './' + ${JSON.stringify(relative(root, out).split(sep).join('/'))};`,
   `  const hooks = {};`,
   `  for (const { event, name } of HOOKS) (hooks[event] ??= []).push({ target: self, identifier: name });`,
@@ -98,6 +111,23 @@ const lazyImportsStayOut = {
   },
 };
 
+/**
+ * A node built-in is loaded when the module importing it is first used (e.g. node:http by the
+ * notes commands only), not up front as the static imports of an ESM bundle would be.
+ */
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const names = builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|');
+    b.onResolve({ filter: new RegExp(`^(node:.*|${names})$`) }, (args) => {
+      if (args.namespace === 'lazy-builtin') return { path: args.path, external: true }; // the require() inside the wrapper
+      if (args.resolveDir === dist && args.importer === '') return undefined; // the entry's own imports
+      return { path: args.path, namespace: 'lazy-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
 /** CommonJS files of node_modules that use __dirname/__filename get their own, relative to the bundle. */
 const keepDirname = {
   name: 'keep-dirname',
@@ -126,25 +156,27 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   legalComments: 'none',
+  keepNames: true,
   banner: {
     js: [
       '// Generated by scripts/bundle-cli.js from dist/ and node_modules: do not edit.',
       "import { createRequire as __pxcCreateRequire } from 'node:module';",
-      "import { join as __pxcJoin } from 'node:path';",
-      "import { fileURLToPath as __pxcFileURLToPath } from 'node:url';",
       'const require = __pxcCreateRequire(import.meta.url);',
-      'const __pxcPath = (p) => __pxcJoin(__pxcFileURLToPath(new URL(".", import.meta.url)), p);',
+      'const __pxcPath = (p) => require("node:path").join(require("node:url").fileURLToPath(new URL(".", import.meta.url)), p);',
+      // lets @oclif/core skip its semver check of the node version while it loads; the entry restores the variable and checks
+      'const __pxcEngineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING;',
+      'process.env.OCLIF_DISABLE_ENGINE_WARNING = "1";',
     ].join('\n'),
   },
   // oclif's tsconfig reader require()s typescript only when it looks for TypeScript sources: never bundled.
   external: ['typescript'],
-  plugins: [lazyImportsStayOut, keepDirname],
+  plugins: [lazyImportsStayOut, lazyBuiltins, keepDirname],
 });
 
 // Inputs whose change makes the bundle stale: our own files (checked by bin/run.js at every start),
 // plus package.json, the manifest and npm's record of node_modules.
 const inputs = Object.keys(result.metafile.inputs)
-  .filter((p) => !p.startsWith('<') && !p.includes('node_modules/') && p !== 'dist/cli-entry.js')
+  .filter((p) => !/^[\w-]+:/.test(p) && !p.includes('node_modules/') && p !== 'dist/cli-entry.js')
   .map((p) => relative(root, resolve(root, p)).split(sep).join('/'));
 inputs.push('package.json', 'oclif.manifest.json', 'node_modules/.package-lock.json', 'scripts/bundle-cli.js');
 
