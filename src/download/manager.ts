@@ -9,7 +9,7 @@ import { ProxyctlError } from '../errors.js';
 import type { StatsScope, Counter, Rate } from '../stats/registry.js';
 import type { FailureEvidence, ProxyAttempt, ProxyFailureKind, ProxyJob, ProxyRouter } from '../upstream/api.js';
 import { parseDownloadUrl, resolveDestination } from './destination.js';
-import { FINAL_STATES, JOB_STATES, type JobRecord, type JobView } from './job.js';
+import { FINAL_STATES, JOB_STATES, type JobRecord, type JobState, type JobView } from './job.js';
 import { afterRangeNotSatisfiable, checkOffsetAgainstTotal, contentLength, decideResponse, resumeHeaders, type Validators } from './range-resume.js';
 import { RateLimiter, sleep } from './rate-limiter.js';
 import type { JobStore } from './store.js';
@@ -85,6 +85,8 @@ export class DownloadManager {
   readonly #resumes = new Map<number, number>();
   readonly #restarts = new Map<number, number>();
   readonly #dispatchers = new Map<string, Dispatcher>();
+  /** Verdicts the DB could not take (it was full), by job id. */
+  readonly #unrecorded = new Map<number, Pick<JobRecord, 'state' | 'error' | 'finished_at'>>();
   readonly #global: RateLimiter;
   #ticker: NodeJS.Timeout | undefined;
   #closing = false;
@@ -118,9 +120,9 @@ export class DownloadManager {
   start(): void {
     const swept = this.#store.sweepParts();
     if (swept > 0) this.#log.info({ parts: swept }, 'dropped parts of finished jobs left by a crash');
-    for (const job of this.#store.all()) {
+    for (const job of this.#all()) {
       if (job.state === 'active' || job.state === 'verifying') {
-        this.#store.setState(job.id, 'queued');
+        this.#setState(job.id, 'queued');
         this.#log.info({ job: job.id, bytes: job.bytes }, 'download interrupted by a restart, re-queued');
       }
     }
@@ -161,7 +163,7 @@ export class DownloadManager {
     }
     const force = req.force ?? false;
     const dest = resolveDestination(url, req.dest, { dir: this.#dir, allowAbsolute: this.#config.allow_absolute }, force);
-    const clash = this.#store.all().find((j) => j.dest === dest && !FINAL_STATES.has(j.state));
+    const clash = this.#all().find((j) => j.dest === dest && !FINAL_STATES.has(j.state));
     if (clash) throw new ProxyctlError('PXC_ERR_BAD_DEST', `job ${clash.id} already downloads to ${dest}`);
     const job = this.#store.add({ index: req.index ?? null, url: url.href, dest, sha256: req.sha256?.toLowerCase() ?? null, max_rate: req.max_rate ?? 0, force });
     this.#log.info({ job: job.id, url: job.url, dest }, 'download queued');
@@ -170,7 +172,7 @@ export class DownloadManager {
   }
 
   list(): JobView[] {
-    return this.#store.all().map((j) => this.#view(j));
+    return this.#all().map((j) => this.#view(j));
   }
 
   info(id: number): JobView {
@@ -179,12 +181,12 @@ export class DownloadManager {
 
   /** Pauses one job, or every queued and active job. Returns the ids paused. */
   pause(target: number | 'all'): number[] {
-    const jobs = target === 'all' ? this.#store.all().filter((j) => j.state === 'queued' || j.state === 'active') : [this.#job(target)];
+    const jobs = target === 'all' ? this.#all().filter((j) => j.state === 'queued' || j.state === 'active') : [this.#job(target)];
     const paused: number[] = [];
     for (const job of jobs) {
       if (job.state === 'paused') continue;
       if (job.state !== 'queued' && job.state !== 'active') throw new ProxyctlError('PXC_ERR_JOB_STATE', `job ${job.id} is ${job.state}; only queued or active jobs can be paused`);
-      this.#store.setState(job.id, 'paused');
+      this.#setState(job.id, 'paused');
       const run = this.#running.get(job.id);
       if (run) this.#stopRun(run, 'pause');
       paused.push(job.id);
@@ -193,12 +195,12 @@ export class DownloadManager {
   }
 
   resume(target: number | 'all'): number[] {
-    const jobs = target === 'all' ? this.#store.all().filter((j) => j.state === 'paused') : [this.#job(target)];
+    const jobs = target === 'all' ? this.#all().filter((j) => j.state === 'paused') : [this.#job(target)];
     const resumed: number[] = [];
     for (const job of jobs) {
       if (job.state === 'queued' || job.state === 'active') continue;
       if (job.state !== 'paused') throw new ProxyctlError('PXC_ERR_JOB_STATE', `job ${job.id} is ${job.state}; only paused jobs can be resumed${job.state === 'failed' ? ' (use retry)' : ''}`);
-      this.#store.setState(job.id, 'queued');
+      this.#setState(job.id, 'queued');
       resumed.push(job.id);
     }
     this.#pump();
@@ -209,7 +211,7 @@ export class DownloadManager {
     const job = this.#job(id);
     if (job.state === 'done' || job.state === 'cancelled') throw new ProxyctlError('PXC_ERR_JOB_STATE', `job ${id} is ${job.state}; nothing to cancel`);
     if (job.state === 'verifying') throw new ProxyctlError('PXC_ERR_JOB_STATE', `job ${id} is verifying; it cannot be cancelled now`);
-    this.#store.setState(id, 'cancelled', null, Date.now());
+    this.#setState(id, 'cancelled', null, Date.now());
     this.#store.discardParts(id);
     const run = this.#running.get(id);
     if (run) this.#stopRun(run, 'cancel');
@@ -220,21 +222,37 @@ export class DownloadManager {
     const job = this.#job(id);
     if (job.state !== 'failed') throw new ProxyctlError('PXC_ERR_JOB_STATE', `job ${id} is ${job.state}; only failed jobs can be retried`);
     this.#store.update(id, { attempts: 0 });
-    this.#store.setState(id, 'queued');
+    this.#setState(id, 'queued');
     this.#pump();
   }
 
   // ---- scheduling --------------------------------------------------------
 
+  /** Persists a state; a verdict only held in memory (see #fail) is superseded. */
+  #setState(id: number, state: JobState, error: string | null = null, finishedAt: number | null = null): void {
+    this.#store.setState(id, state, error, finishedAt);
+    this.#unrecorded.delete(id);
+  }
+
+  /** The stored record with a verdict not yet persisted laid over it. */
+  #overlay(job: JobRecord): JobRecord {
+    const o = this.#unrecorded.get(job.id);
+    return o ? { ...job, ...o } : job;
+  }
+
+  #all(): JobRecord[] {
+    return this.#store.all().map((j) => this.#overlay(j));
+  }
+
   #job(id: number): JobRecord {
     const job = this.#store.get(id);
     if (!job) throw new ProxyctlError('PXC_ERR_UNKNOWN_JOB', `no download job ${id}`);
-    return job;
+    return this.#overlay(job);
   }
 
   #pump(): void {
     if (this.#closing || this.#running.size >= this.#config.concurrency) return;
-    for (const job of this.#store.all()) {
+    for (const job of this.#all()) {
       if (this.#running.size >= this.#config.concurrency) break;
       if (job.state !== 'queued' || this.#running.has(job.id)) continue;
       this.#launch(job);
@@ -260,7 +278,7 @@ export class DownloadManager {
       done: Promise.resolve(),
     };
     this.#running.set(job.id, run);
-    this.#store.setState(job.id, 'active');
+    this.#setState(job.id, 'active');
     run.done = this.#run(job, run)
       .catch((err: unknown) => this.#log.error({ err, job: job.id }, 'download loop crashed'))
       .finally(() => {
@@ -329,6 +347,7 @@ export class DownloadManager {
       if (complete && !run.stop) await this.#finish(job, run);
     } catch (err) {
       if (run.stop) return this.#afterStop(run);
+      this.#log.debug({ err, job: job.id }, 'download error');
       const message = describeFailure(err, job);
       this.#fail(job.id, message);
       return;
@@ -343,7 +362,15 @@ export class DownloadManager {
   }
 
   #fail(id: number, message: string): void {
-    this.#store.setState(id, 'failed', message, Date.now());
+    const now = Date.now();
+    try {
+      this.#setState(id, 'failed', message, now);
+    } catch (err) {
+      // The DB itself may be what failed (SQLITE_FULL): keep the verdict in memory so the
+      // job shows as failed and can be retried once there is room again.
+      this.#unrecorded.set(id, { state: 'failed', error: message, finished_at: now });
+      this.#log.error({ err, job: id }, 'could not record the failure in the state DB; kept in memory');
+    }
     this.#m.failed.inc();
     this.#log.warn({ job: id, error: message }, 'download failed');
   }
@@ -564,7 +591,7 @@ export class DownloadManager {
 
   /** Parts → `<dest>.partial`, fsync, check size and sha256, rename, drop parts: in that order. */
   async #finish(job: JobRecord, run: Running): Promise<void> {
-    this.#store.setState(job.id, 'verifying');
+    this.#setState(job.id, 'verifying');
     this.#log.info({ job: job.id, bytes: run.bytes }, 'download complete, assembling and verifying');
     const partial = `${job.dest}.partial`;
     mkdirSync(dirname(job.dest), { recursive: true });
@@ -615,7 +642,7 @@ export class DownloadManager {
     // Done as soon as dest is in place; dropping the parts (a large DELETE) comes after,
     // and a crash in between leaves parts that start() sweeps.
     this.#store.update(job.id, { bytes: size, total: size });
-    this.#store.setState(job.id, 'done', null, Date.now());
+    this.#setState(job.id, 'done', null, Date.now());
     run.bytes = size;
     this.#store.dropParts(job.id);
     this.#m.completed.inc();

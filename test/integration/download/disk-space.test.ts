@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAgents, startAgent, tempDir } from '../../helpers/agent.js';
@@ -8,10 +8,10 @@ import { add, sha256File, waitJob } from './helpers.js';
 
 /** A 4 MiB tmpfs as downloads.dir (needs root to mount; skipped otherwise). */
 const mounts: string[] = [];
-function smallTmpfs(): string | null {
+function smallTmpfs(size = '4m'): string | null {
   const dir = tempDir('pxc-tmpfs-');
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
   } catch {
     return null;
   }
@@ -64,5 +64,30 @@ describe.skipIf(!canMount)('download disk space', () => {
     expect((await waitJob(agent, id2)).state).toBe('done');
     expect(sha256File(join(other, 'ok.bin'))).toBe(g.sha256);
     expect((await agent.talk('status')).length).toBeGreaterThan(0);
+  });
+
+  it('a full state DB (SQLITE_FULL) fails the job with a clear error and the agent stays up; once there is room, retry completes it from its parts', async () => {
+    const fs = smallTmpfs('16m')!;
+    const origin = await startOrigin();
+    const f = origin.addFile('db.bin', 3 * 1024 * 1024);
+    origin.switches.throttleBps = 1024 * 1024;
+    // (Parts much smaller than the 64 KiB pages of a fresh DB would inflate the WAL several times over.)
+    const agent = await startAgent({ config: { downloads: { db_path: join(fs, 'downloads.db'), part_size: 256 * 1024 } } });
+    const id = await add(agent, { url: origin.url('db.bin'), sha256: f.sha256 });
+    await waitJob(agent, id, (j) => j.bytes >= 512 * 1024);
+    // Take all the room but 128 KiB.
+    const st = statfsSync(fs);
+    writeFileSync(join(fs, 'filler'), Buffer.alloc(st.bavail * st.bsize - 128 * 1024));
+    origin.switches.throttleBps = 0;
+    const j = await waitJob(agent, id);
+    expect(j.state).toBe('failed');
+    expect(j.error).toMatch(/no space left on device for the download state DB/);
+    expect((await agent.talk('status')).length).toBeGreaterThan(0);
+    rmSync(join(fs, 'filler'));
+    await agent.rpc('download.retry', { id });
+    const k = await waitJob(agent, id);
+    expect(k.state, String(k.error)).toBe('done');
+    expect(origin.rangeStarts('db.bin')[0]).toBeGreaterThan(0);
+    expect(sha256File(join(agent.stateDir, 'downloads', 'db.bin'))).toBe(f.sha256);
   });
 });
