@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The CLI. While dist/cli.js (one bundle of @oclif/core and the commands, built by
-// scripts/bundle-cli.js in `npm run build`) is newer than every file it was built from,
-// it runs from there: one file to compile instead of ~160 modules. Otherwise (e.g. after a
-// bare `tsc`) it takes the normal oclif path from dist/ and node_modules.
+// The CLI. `npm run build` also writes dist/cli.js (scripts/bundle-cli.js): @oclif/core and the
+// commands in one file, so node compiles one file instead of ~160 modules at every start. It is
+// used only while it is newer than every file it was built from (dist/cli.inputs.json); after a
+// bare `tsc` or `oclif manifest`, or with PROXYCTL_NO_BUNDLE=1, the normal oclif path runs.
 import { readFileSync, statSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
@@ -11,10 +11,12 @@ function bundleIsFresh() {
   if (process.env.PROXYCTL_NO_BUNDLE) return false;
   try {
     const built = statSync(new URL('dist/cli.js', root)).mtimeMs;
-    const { inputs } = JSON.parse(readFileSync(new URL('dist/cli.inputs.json', root), 'utf8'));
-    return inputs.every((file) => statSync(new URL(file, root)).mtimeMs <= built);
+    const { inputs, optional = [] } = JSON.parse(readFileSync(new URL('dist/cli.inputs.json', root), 'utf8'));
+    const notNewer = (file) => statSync(new URL(file, root)).mtimeMs <= built;
+    const notNewerIfThere = (file) => statSync(new URL(file, root), { throwIfNoEntry: false }) === undefined || notNewer(file);
+    return inputs.every(notNewer) && optional.every(notNewerIfThere);
   } catch {
-    return false;
+    return false; // no bundle, or an input is gone
   }
 }
 

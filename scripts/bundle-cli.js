@@ -178,12 +178,14 @@ const result = await build({
 const inputs = Object.keys(result.metafile.inputs)
   .filter((p) => !/^[\w-]+:/.test(p) && !p.includes('node_modules/') && p !== 'dist/cli-entry.js')
   .map((p) => relative(root, resolve(root, p)).split(sep).join('/'));
-inputs.push('package.json', 'oclif.manifest.json', 'node_modules/.package-lock.json', 'scripts/bundle-cli.js');
+inputs.push('package.json', 'oclif.manifest.json', 'scripts/bundle-cli.js');
+// npm rewrites it on every install; absent where the package is installed as a dependency (its node_modules are elsewhere)
+const optional = ['node_modules/.package-lock.json'];
 
 // Atomic writes: a CLI started meanwhile sees the old pair or the new one (the inputs first: an old bundle beside new inputs is stale).
 const put = (file, data) => {
   writeFileSync(`${file}.tmp`, data);
   renameSync(`${file}.tmp`, file);
 };
-put(join(dist, 'cli.inputs.json'), JSON.stringify({ inputs }, null, 1) + '\n');
+put(join(dist, 'cli.inputs.json'), JSON.stringify({ inputs, optional }, null, 1) + '\n');
 put(out, result.outputFiles[0].contents);

@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../helpers/agent.js';
+
+/**
+ * bin/run.js runs dist/cli.js (scripts/bundle-cli.js: @oclif/core + commands in one file) only
+ * while it is newer than every file it was built from; otherwise the normal oclif path. Checked
+ * on a copy of the built tree (node_modules linked, bundle rebuilt there), so the shared dist/ is never touched.
+ */
+let tree: string;
+const statusJs = () => join(tree, 'dist/commands/agent/status.js');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [join(tree, 'bin/run.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', COLUMNS: '100', PROXYCTL_SOCKET: '', PROXYCTL_NO_BUNDLE: '', ...env },
+    timeout: 30_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  tree = mkdtempSync(join(tmpdir(), 'pxc-bundle-'));
+  for (const p of ['bin', 'dist', 'scripts', 'package.json', 'oclif.manifest.json']) {
+    cpSync(join(ROOT, p), join(tree, p), { recursive: true, preserveTimestamps: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+  // bundled again in the copy, so that a build running meanwhile in the shared tree cannot make it stale
+  const b = spawnSync(process.execPath, [join(tree, 'scripts/bundle-cli.js')], { encoding: 'utf8' });
+  expect(b.status, b.stderr).toBe(0);
+  // A command file that fails when loaded, older than the bundle: only the normal path would load it.
+  const older = new Date(statSync(join(tree, 'dist/cli.js')).mtimeMs - 1000);
+  writeFileSync(statusJs(), "throw new Error('loaded from dist/commands');\n");
+  utimesSync(statusJs(), older, older);
+});
+
+afterAll(() => {
+  if (tree) rmSync(tree, { recursive: true, force: true });
+});
+
+describe('the CLI bundle', () => {
+  it('runs commands from the bundle while it is fresh', () => {
+    const r = cli(['agent', 'status', '--json', '--socket', join(tree, 'no.sock')]);
+    expect(r.stderr).not.toContain('loaded from dist/commands');
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).error.code).toBe('PXC_ERR_AGENT_UNREACHABLE');
+  });
+
+  it('behaves as the normal oclif path: output and exit codes, plugins and hooks included', () => {
+    const cases = [
+      ['--help'],
+      ['agent', 'status', '--help'],
+      ['help', 'download'],
+      ['agent', 'bogus'],
+      ['download', 'info'],
+      ['agent', 'stop', '--json', '--socket', join(tree, 'no.sock')],
+      ['agent', 'start', '--config', join(tree, 'missing.json'), '--state-dir', join(tree, 'state')],
+    ];
+    for (const args of cases) {
+      const bundled = cli(args);
+      const normal = cli(args, { PROXYCTL_NO_BUNDLE: '1' });
+      expect(bundled, args.join(' ')).toEqual(normal);
+    }
+  });
+
+  it('is not used once an input is newer (e.g. after a bare tsc): the normal path runs', () => {
+    const now = new Date();
+    utimesSync(statusJs(), now, now);
+    const r = cli(['agent', 'status', '--socket', join(tree, 'no.sock')]);
+    expect(r.stderr).toContain('loaded from dist/commands');
+    expect(r.code).toBe(1);
+  });
+});
