@@ -15,6 +15,10 @@
  * shared box a run is only ever slowed down, never sped up. The proxy's CPU
  * time (user + system, /proc) per unit of work is taken over those N runs.
  *
+ * A bare Node relay (stream.pipe() both ways) runs beside them as a second
+ * peer: the gap between it and HAProxy is Node's, the gap between it and
+ * proxyctl is proxyctl's.
+ *
  * HAProxy runs with `nbthread 1` by default: one thread, as one Node process
  * has one event loop (pass --haproxy-threads 2 to give it both cores).
  */
@@ -134,7 +138,11 @@ http { access_log off; keepalive_requests 1000000;
   const nodeArgs = process.env.PXC_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PXC_CPU_PROF}`] : [];
   const agent = spawn(process.execPath, [...nodeArgs, bin, 'agent', 'start', '--state-dir', stateDir, '--config', join(dir, 'config.json'), '--log-level', 'warn'], { stdio: 'inherit' });
   children.push(agent);
-  const pids = { direct: null, proxyctl: agent.pid, haproxy: null };
+  const pids = { direct: null, proxyctl: agent.pid, haproxy: null, node: null };
+  const nx = { http: await freePort(), bulk: await freePort(), foo: await freePort() };
+  const relay = spawn(process.execPath, [tools, 'node-relay', `${nx.http}:${nginxPort}`, `${nx.bulk}:${sinkPort}`, `${nx.foo}:${fooPort}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(relay);
+  pids.node = relay.pid;
 
   // HAProxy in TCP mode, same backends.
   const hx = has('haproxy') ? { http: await freePort(), bulk: await freePort(), foo: await freePort() } : null;
@@ -152,7 +160,7 @@ http { access_log off; keepalive_requests 1000000;
     pids.haproxy = h.pid;
     await waitPort(hx.http);
   }
-  for (const p of Object.values(px)) await waitPort(p);
+  for (const p of [...Object.values(px), ...Object.values(nx)]) await waitPort(p);
 
   const rows = [];
   // Each measurement also takes the proxy's CPU time (user + system) per unit of work:
@@ -168,11 +176,18 @@ http { access_log off; keepalive_requests 1000000;
   const row = (name, unit, measure) => {
     const direct = timed('direct', measure);
     const haproxy = hx ? timed('haproxy', measure) : null;
+    const node = timed('node', measure);
     const proxyctl = timed('proxyctl', measure);
-    rows.push({ name, unit, direct, haproxy, proxyctl });
-    process.stderr.write(`  ${name}: direct ${fmt(direct.value)}, haproxy ${haproxy ? fmt(haproxy.value) : '-'}, proxyctl ${fmt(proxyctl.value)} ${unit}\n`);
+    rows.push({ name, unit, direct, haproxy, node, proxyctl });
+    process.stderr.write(`  ${name}: direct ${fmt(direct.value)}, haproxy ${haproxy ? fmt(haproxy.value) : '-'}, node pipe ${fmt(node.value)}, proxyctl ${fmt(proxyctl.value)} ${unit}\n`);
   };
-  const target = (kind, key) => (kind === 'direct' ? { http: nginxPort, bulk: sinkPort, foo: fooPort, fooFoo: fooPort }[key] : kind === 'haproxy' ? { http: hx.http, bulk: hx.bulk, foo: hx.foo, fooFoo: hx.foo }[key] : { http: px.http, bulk: px.bulk, foo: px.fooTcp, fooFoo: px.fooFoo }[key]);
+  const ports = {
+    direct: { http: nginxPort, bulk: sinkPort, foo: fooPort, fooFoo: fooPort },
+    haproxy: hx && { http: hx.http, bulk: hx.bulk, foo: hx.foo, fooFoo: hx.foo },
+    node: { http: nx.http, bulk: nx.bulk, foo: nx.foo, fooFoo: nx.foo },
+    proxyctl: { http: px.http, bulk: px.bulk, foo: px.fooTcp, fooFoo: px.fooFoo },
+  };
+  const target = (kind, key) => ports[kind][key];
 
   process.stderr.write(`bench/forward: ${seconds} s per measurement, best of ${repeat}, node ${process.version}, haproxy nbthread ${haproxyThreads}\n`);
   row('bulk, one stream', 'MB/s', (k, warm) => {
@@ -199,17 +214,20 @@ http { access_log off; keepalive_requests 1000000;
   await new Promise((r) => agent.once('exit', r));
 
   console.log(`\nbench/forward — best of ${repeat} after a warm-up, node ${process.version}, ${hx ? `HAProxy ${haproxyVersion()} nbthread ${haproxyThreads}` : 'HAProxy not installed'}`);
-  const head = ['row', 'unit', 'direct', 'haproxy', 'proxyctl', 'proxyctl/direct', 'haproxy/direct', 'proxyctl/haproxy', 'CPU µs/unit haproxy', 'proxyctl'];
+  const head = ['row', 'unit', 'direct', 'haproxy', 'node pipe', 'proxyctl', 'proxyctl/direct', 'haproxy/direct', 'proxyctl/haproxy', 'proxyctl/node', 'CPU µs/unit: haproxy', 'node', 'proxyctl'];
   const lines = rows.map((r) => [
     r.name,
     r.unit,
     fmt(r.direct.value),
     r.haproxy ? fmt(r.haproxy.value) : '-',
+    fmt(r.node.value),
     fmt(r.proxyctl.value),
     (r.proxyctl.value / r.direct.value).toFixed(2),
     r.haproxy ? (r.haproxy.value / r.direct.value).toFixed(2) : '-',
     r.haproxy ? (r.proxyctl.value / r.haproxy.value).toFixed(2) : '-',
+    (r.proxyctl.value / r.node.value).toFixed(2),
     r.haproxy ? (r.haproxy.cpuPerUnit * 1e6).toFixed(2) : '-',
+    (r.node.cpuPerUnit * 1e6).toFixed(2),
     (r.proxyctl.cpuPerUnit * 1e6).toFixed(2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -219,7 +237,7 @@ http { access_log off; keepalive_requests 1000000;
   const lock = rows.find((r) => r.name.startsWith('foo lock-step')).proxyctl.value;
   console.log(`\nfoo mode / tcp mode (pipelined): ${(foo / tcp).toFixed(2)} (goal ≥ 0.80)`);
   console.log(`lock-step: ${fmt(lock)} round trips/s through proxyctl — a Nagle/delayed-ACK stall would cap it near 25/s`);
-  const notes = rows.flatMap((r) => ['direct', 'haproxy', 'proxyctl'].filter((k) => r[k]?.note).map((k) => `${r.name} ${k}: ${r[k].note}`));
+  const notes = rows.flatMap((r) => ['direct', 'haproxy', 'node', 'proxyctl'].filter((k) => r[k]?.note).map((k) => `${r.name} ${k}: ${r[k].note}`));
   if (notes.length) console.log(`notes:\n  ${notes.join('\n  ')}`);
 }
 

@@ -7,6 +7,7 @@
  *   foo-server PORT           Foo server: ACK every REQ, NAK 0 ERRDECODE other lines
  *   foo-pipe HOST:PORT N WIN  N pipelined REQs, at most WIN outstanding; prints {messages, seconds}
  *   foo-lockstep HOST:PORT S  one REQ, wait its ACK, for S seconds; prints {round_trips, seconds}
+ *   node-relay PORT TARGET... the bare Node relay (pipe() both ways, noDelay), one listener per PORT:TARGETPORT pair
  * Each server prints "ready PORT" when listening.
  */
 import { connect, createServer } from 'node:net';
@@ -142,6 +143,23 @@ switch (cmd) {
         s.destroy();
       } else one();
     });
+    break;
+  }
+  case 'node-relay': {
+    // A peer, not the product: what plain stream.pipe() costs on this box.
+    for (const pair of args) {
+      const [port, target] = pair.split(':').map(Number);
+      listen(
+        createServer({ allowHalfOpen: true, noDelay: true }, (c) => {
+          const u = connect({ port: target, host: '127.0.0.1', allowHalfOpen: true, noDelay: true });
+          c.pipe(u);
+          u.pipe(c);
+          c.on('error', () => u.destroy());
+          u.on('error', () => c.destroy());
+        }),
+        port,
+      );
+    }
     break;
   }
   default:

@@ -85,16 +85,13 @@ export class FooScanner {
     let i = 0;
     while (i < len) {
       if (state === S.Type0 && i === lineStart) {
-        // Fast path: a whole line inside this chunk is judged in one pass,
-        // without the per-byte state machine (which handles lines split across chunks).
-        let nl = i;
+        // Fast path: a line that ends inside this chunk is judged in one pass
+        // over its bytes; the state machine below takes lines split across chunks.
+        const t = this.#judgeHeader(chunk, i, len);
+        let nl = this.#headerEnd;
         while (nl < len && chunk[nl] !== NL) nl++;
-        if (nl === len) {
-          if (len - i > this.#maxLine) return this.#tooLong();
-          // Fall through to the state machine for the partial line.
-        } else {
+        if (nl < len) {
           if (nl - i > this.#maxLine) return this.#tooLong();
-          const t = this.#judge(chunk, i, nl);
           if (t !== 0) this.#count(t);
           else {
             this.#c.invalid.value++;
@@ -104,6 +101,8 @@ export class FooScanner {
           lineStart = i;
           continue;
         }
+        if (len - i > this.#maxLine) return this.#tooLong();
+        // No \n in this chunk: fall through to the state machine from the line's start.
       }
       if (state === S.Data || state === S.Invalid) {
         const nl = chunk.indexOf(NL, i);
@@ -178,23 +177,32 @@ export class FooScanner {
     return SCAN_OK;
   }
 
-  /** The type of the complete line chunk[s..e) (e at its \n) if it is a valid message from this side, else 0. */
-  #judge(chunk: Buffer, s: number, e: number): number {
-    if (e - s < 5) return 0;
+  /** Where #judgeHeader stopped: the scan for \n continues from here. */
+  #headerEnd = 0;
+
+  /**
+   * Judges the header of the line starting at `s` (Type, whitespace, Seq and
+   * what follows it) and returns the type if it makes a valid message from
+   * this side, else 0. Leaves #headerEnd at the first byte not yet looked at;
+   * a line whose \n is not in the chunk is re-judged by the state machine.
+   */
+  #judgeHeader(chunk: Buffer, s: number, len: number): number {
+    this.#headerEnd = s;
+    if (len - s < 6) return 0; // shortest message "REQ 1\n"; a shorter complete line is invalid anyway
     const type = (chunk[s]! << 16) | (chunk[s + 1]! << 8) | chunk[s + 2]!;
     if (this.#fromClient ? type !== T_REQ : type !== T_ACK && type !== T_NAK) return 0;
     let j = s + 3;
     let b = chunk[j]!;
     if (b !== SP && b !== TAB) return 0;
     do b = chunk[++j]!;
-    while (j < e && (b === SP || b === TAB));
-    if (j < e && b === MINUS) b = chunk[++j]!;
+    while (j < len && (b === SP || b === TAB));
+    if (b === MINUS && j < len) b = chunk[++j]!;
     const digits = j;
-    while (j < e && b >= 0x30 && b <= 0x39) b = chunk[++j]!;
-    if (j === digits) return 0;
-    if (j === e) return type;
-    if (b === SP || b === TAB) return type;
-    if (b === CR && j + 1 === e) return type;
+    while (j < len && b >= 0x30 && b <= 0x39) b = chunk[++j]!;
+    this.#headerEnd = j;
+    if (j === digits || j === len) return 0;
+    if (b === NL || b === SP || b === TAB) return type;
+    if (b === CR && j + 1 < len && chunk[j + 1] === NL) return type;
     return 0;
   }
 
