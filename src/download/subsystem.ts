@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
@@ -28,19 +26,11 @@ const partsPageSize = (partSize: number): number => (partSize >= 1024 * 1024 ? 6
 const CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
 /**
- * Opens the downloads DB. A file that does not exist yet (a downloads.db_path of
- * its own) is created with 64 KiB pages first: the page size is fixed once the
- * file is in WAL mode. state.db already exists with the agent's page size.
+ * Opens the downloads DB. A file created now (a downloads.db_path of its own)
+ * gets pages sized for the parts; state.db already exists with 64 KiB pages.
  */
 function openDownloadsDb(path: string, partSize: number): SqliteDatabase {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const fresh = new Database(path);
-    fresh.pragma(`page_size = ${partsPageSize(partSize)}`);
-    fresh.pragma('journal_mode = WAL');
-    fresh.close();
-  }
-  const db = openDatabase(path);
+  const db = openDatabase(path, { pageSize: partsPageSize(partSize) });
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   db.pragma(`wal_autocheckpoint = ${Math.ceil(CHECKPOINT_BYTES / pageSize)}`);
   return db;

@@ -4,14 +4,25 @@ import { dirname } from 'node:path';
 
 export type SqliteDatabase = Database.Database;
 
+export const STATE_DB_PAGE_SIZE = 65536;
+
+export interface OpenDatabaseOptions {
+  /**
+   * Page size of a file created now (it is fixed once the file is in WAL mode;
+   * an existing file keeps its own). Large pages make multi-MiB BLOBs cheap.
+   */
+  pageSize?: number;
+}
+
 /**
  * Opens a SQLite file the way every proxyctl store wants it: WAL (readers never
  * block the writer, a crash loses at most the transaction in flight), a busy
  * timeout so two processes sharing a file wait instead of failing.
  */
-export function openDatabase(path: string): SqliteDatabase {
+export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): SqliteDatabase {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new Database(path);
+  if (opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
@@ -30,7 +41,8 @@ export class StateStore {
   readonly #del: Database.Statement<[string]>;
 
   constructor(path: string) {
-    this.db = openDatabase(path);
+    // 64 KiB pages: by default the download queue keeps its multi-MiB parts in this file too.
+    this.db = openDatabase(path, { pageSize: STATE_DB_PAGE_SIZE });
     this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.#get = this.db.prepare('SELECT value FROM kv WHERE key = ?');
     this.#set = this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
