@@ -74,13 +74,16 @@ describe('backpressure (real agent)', () => {
     // What is in flight: socket buffers of three sockets and the kernel's, not the stream.
     expect(sent).toBeLessThan(64 * 1024 * 1024);
     // Phase 2: a slow reader: reads 20 ms out of every 40 until everything arrived.
+    let slowReader = true;
     const slow = setInterval(() => {
       setReading(true);
-      setTimeout(() => setReading(false), 20);
+      // Once the writer is done the reader reads freely: a late pause must not stop it.
+      setTimeout(() => slowReader && setReading(false), 20);
     }, 40);
     closers.push(() => clearInterval(slow));
     await writeAll;
     clearInterval(slow);
+    slowReader = false;
     setReading(true);
     await waitFor('all bytes at the sink', () => received === total, { timeoutMs: 100_000 });
     clearInterval(sampler);
