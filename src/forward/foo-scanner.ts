@@ -58,6 +58,11 @@ export class FooScanner {
   readonly #maxLine: number;
   readonly #closeOnInvalid: boolean;
   #state: S = S.Type0;
+  // Messages seen in the chunk being scanned, added to the counters when it is done.
+  #nReq = 0;
+  #nAck = 0;
+  #nNak = 0;
+  #nInvalid = 0;
   #type = 0;
   #lineLen = 0;
 
@@ -78,6 +83,25 @@ export class FooScanner {
    * an earlier chunk): the caller forwards the bytes before it and closes.
    */
   scan(chunk: Buffer): number {
+    const verdict = this.#scan(chunk);
+    // Counters are bumped once per chunk, not once per message.
+    const c = this.#c;
+    const req = this.#nReq;
+    const resp = this.#nAck + this.#nNak;
+    if (req + resp + this.#nInvalid !== 0) {
+      c.total.value += req + resp;
+      c.req.value += req;
+      c.ack.value += this.#nAck;
+      c.nak.value += this.#nNak;
+      c.invalid.value += this.#nInvalid;
+      if (req !== 0) c.requestRate.mark(req);
+      if (resp !== 0) c.responseRate.mark(resp);
+      this.#nReq = this.#nAck = this.#nNak = this.#nInvalid = 0;
+    }
+    return verdict;
+  }
+
+  #scan(chunk: Buffer): number {
     const len = chunk.length;
     let state = this.#state;
     let type = this.#type;
@@ -94,7 +118,7 @@ export class FooScanner {
           if (nl - i > this.#maxLine) return this.#tooLong();
           if (t !== 0) this.#count(t);
           else {
-            this.#c.invalid.value++;
+            this.#nInvalid++;
             if (this.#closeOnInvalid) return i;
           }
           i = nl + 1;
@@ -112,7 +136,7 @@ export class FooScanner {
         }
         if (nl - lineStart > this.#maxLine) return this.#tooLong();
         if (state === S.Data) this.#count(type);
-        else this.#c.invalid.value++;
+        else this.#nInvalid++;
         i = nl + 1;
         lineStart = i;
         state = S.Type0;
@@ -124,7 +148,7 @@ export class FooScanner {
         if (i - lineStart > this.#maxLine) return this.#tooLong();
         if (state === S.Seq || state === S.CR) this.#count(type);
         else {
-          this.#c.invalid.value++;
+          this.#nInvalid++;
           if (this.#closeOnInvalid) return lineStart < 0 ? 0 : lineStart;
         }
         i++;
@@ -165,7 +189,7 @@ export class FooScanner {
       }
       i++;
       if (state === S.Invalid && this.#closeOnInvalid) {
-        this.#c.invalid.value++;
+        this.#nInvalid++;
         return lineStart < 0 ? 0 : lineStart;
       }
     }
@@ -207,16 +231,9 @@ export class FooScanner {
   }
 
   #count(type: number): void {
-    const c = this.#c;
-    c.total.value++;
-    if (type === T_REQ) {
-      c.req.value++;
-      c.requestRate.mark();
-    } else {
-      if (type === T_ACK) c.ack.value++;
-      else c.nak.value++;
-      c.responseRate.mark();
-    }
+    if (type === T_REQ) this.#nReq++;
+    else if (type === T_ACK) this.#nAck++;
+    else this.#nNak++;
   }
 
   #tooLong(): number {
