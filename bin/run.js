@@ -4,16 +4,17 @@
 // used only while it is newer than every file it was built from (dist/cli.inputs.json); after a
 // bare `tsc` or `oclif manifest`, or with PROXYCTL_NO_BUNDLE=1, the normal oclif path runs.
 import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url);
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 function bundleIsFresh() {
   if (process.env.PROXYCTL_NO_BUNDLE) return false;
   try {
-    const built = statSync(new URL('dist/cli.js', root)).mtimeMs;
-    const { inputs, optional = [] } = JSON.parse(readFileSync(new URL('dist/cli.inputs.json', root), 'utf8'));
-    const notNewer = (file) => statSync(new URL(file, root)).mtimeMs <= built;
-    const notNewerIfThere = (file) => statSync(new URL(file, root), { throwIfNoEntry: false }) === undefined || notNewer(file);
+    const built = statSync(`${root}dist/cli.js`).mtimeMs;
+    const { inputs, optional = [] } = JSON.parse(readFileSync(`${root}dist/cli.inputs.json`, 'utf8'));
+    const notNewer = (file) => statSync(root + file).mtimeMs <= built;
+    const notNewerIfThere = (file) => statSync(root + file, { throwIfNoEntry: false }) === undefined || notNewer(file);
     return inputs.every(notNewer) && optional.every(notNewerIfThere);
   } catch {
     return false; // no bundle, or an input is gone
