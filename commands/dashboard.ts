@@ -17,7 +17,7 @@ export default class Dashboard extends ClientCommand {
     const { flags } = await this.parse(Dashboard);
     const stdin = process.stdin;
     const stdout = process.stdout;
-    if (!stdout.isTTY || !stdin.isTTY) this.fail("proxyctl dashboard needs a terminal (stdin and stdout a TTY); for scripts use 'proxyctl stats --json' or 'proxyctl service list --json'");
+    if (!stdout.isTTY || !stdin.isTTY) this.fail("dashboard needs a terminal (stdin and stdout a TTY); for scripts use 'proxyctl stats --json' or 'proxyctl service list --json'");
     const socket = this.socketPath(flags);
     const chalk = makeChalk(stdout);
     // First contact outside the full screen, so an absent agent is a plain one-line error (exit 3).

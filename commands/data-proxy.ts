@@ -1,7 +1,8 @@
-import { Command, Flags } from '@oclif/core';
+import { Command, Flags, type Interfaces } from '@oclif/core';
 import { join } from 'node:path';
 import { ProxyctlError } from '../src/errors.js';
 import { EXIT_FAILED } from '../src/cli/exit-codes.js';
+import { printOwnError } from '../src/cli/client-command.js';
 
 export default class DataProxy extends Command {
   static override summary = 'Run one NoteStore data proxy process (the built-in service behind the notes app)';
@@ -37,6 +38,11 @@ On SIGTERM (or SIGINT): stops accepting, answers every call already received wit
     shards: Flags.integer({ char: 'k', description: 'number of SQLite shard files (fixed for the life of a --db)', default: 4, min: 1, max: 1024 }),
     'call-delay': Flags.integer({ description: 'test hook: ms each note call sleeps while holding the lock', hidden: true, min: 0 }),
   };
+
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    if (printOwnError(err)) return;
+    return super.catch(err);
+  }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DataProxy);

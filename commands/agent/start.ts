@@ -1,10 +1,11 @@
-import { Command, Flags } from '@oclif/core';
+import { Command, Flags, type Interfaces } from '@oclif/core';
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveSocketPath, resolveStateDir } from '../../src/config/paths.js';
 import { ProxyctlError } from '../../src/errors.js';
 import { EXIT_FAILED } from '../../src/cli/exit-codes.js';
+import { printOwnError } from '../../src/cli/client-command.js';
 
 export default class AgentStart extends Command {
   static override summary = 'Run the agent (foreground by default)';
@@ -27,6 +28,11 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     detach: Flags.boolean({ char: 'd', description: 'run in the background; print the pid once the socket answers' }),
     'detach-timeout': Flags.integer({ description: 'seconds --detach waits for the socket', default: 30, min: 1 }),
   };
+
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    if (printOwnError(err)) return;
+    return super.catch(err);
+  }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AgentStart);

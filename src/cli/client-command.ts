@@ -69,6 +69,24 @@ export abstract class ClientCommand extends Command {
     }
     const exit = (err as Partial<Errors.CLIError>).oclif?.exit ?? EXIT_FAILED;
     err.exitCode = exit;
+    if (!this.jsonEnabled() && printOwnError(err)) return;
     return super.catch(err);
   }
+}
+
+/** `proxyctl: message` as the CLI prints every expected error (oclif would wrap and prefix it). */
+export function oneLineError(message: string): string {
+  return `proxyctl: ${message}\n`;
+}
+
+/**
+ * A command's own `this.error()` (usage(), fail()) printed like the agent's errors: one
+ * unwrapped `proxyctl: …` line, with its exit code. oclif's parse errors (they carry
+ * `parse`) are left to oclif, whose format shows the usage. True when printed.
+ */
+export function printOwnError(err: unknown): boolean {
+  if (!(err instanceof Errors.CLIError) || 'parse' in err) return false;
+  process.exitCode = err.oclif?.exit ?? EXIT_FAILED;
+  process.stderr.write(oneLineError(err.message));
+  return true;
 }

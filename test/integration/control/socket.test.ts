@@ -289,6 +289,15 @@ describe('CLI exit codes', () => {
     expect(usage.code).toBe(2);
     const unknown = await agent.cli(['frobnicate']);
     expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(`proxyctl: unknown command "frobnicate"; see 'proxyctl help'\n`);
+    // A known command given words it does not take is named as such, not as an unknown command.
+    const extra = await agent.cli(['stats', 'extra']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toBe(`proxyctl: stats: unexpected argument "extra"; see 'proxyctl stats --help'\n`);
+    // A command's own usage error is one unwrapped line, like the agent's errors.
+    const own = await agent.cli(['proxy', 'set']);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toMatch(/^proxyctl: proxy set: missing SPEC [^\n]*DIRECT"\n$/);
     const dir = tempDir();
     const env = { PROXYCTL_SOCKET: join(dir, 'nobody.sock') };
     const down = await runCli(['agent', 'status'], { env });
