@@ -74,6 +74,9 @@ export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes }) {
       out.push('.fi', '.RE');
     }
   }
+  // Commands of the bundled oclif plugins (not in our manifest).
+  out.push('.SS "proxyctl help [COMMAND]"', esc('Show help for proxyctl or for one command (the same as COMMAND --help).'));
+  out.push('.SS "proxyctl autocomplete [SHELL]"', esc('Print instructions to set up shell completion for bash, zsh or powershell; --refresh-cache rebuilds the completion cache.'));
   out.push('.SH GLOBAL FLAGS', esc('Every command that talks to the agent takes:'));
   out.push('.TP', '\\fB\\-\\-socket\\fR PATH', esc('control socket of the agent [env: PROXYCTL_SOCKET; default <state dir>/agent.sock]'));
   out.push('.TP', '\\fB\\-\\-state\\-dir\\fR DIR', esc('state directory used to locate the socket [env: PROXYCTL_STATE_DIR; default $XDG_STATE_HOME/proxyctl, else ~/.local/state/proxyctl]'));
