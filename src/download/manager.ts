@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Agent, ProxyAgent, interceptors, request, type Dispatcher } from 'undici';
@@ -11,6 +11,7 @@ import type { FailureEvidence, ProxyAttempt, ProxyFailureKind, ProxyJob, ProxyRo
 import { parseDownloadUrl, resolveDestination } from './destination.js';
 import { FINAL_STATES, JOB_STATES, type JobRecord, type JobState, type JobView } from './job.js';
 import { afterRangeNotSatisfiable, checkOffsetAgainstTotal, contentLength, decideResponse, resumeHeaders, type Validators } from './range-resume.js';
+import { PartialFile } from './partial-file.js';
 import { RateLimiter, sleep } from './rate-limiter.js';
 import type { JobStore } from './store.js';
 
@@ -64,6 +65,11 @@ interface Running {
 class JobFailure extends Error {}
 
 const SPEED_SAMPLES = 5;
+/**
+ * Part buffers per running job (one filled, the others being written to .partial):
+ * at least 3, and as many as fit in 16 MiB so that small parts rarely wait for the disk.
+ */
+const partBuffers = (partSize: number): number => Math.max(3, Math.floor((16 * 1024 * 1024) / partSize));
 const USER_AGENT = 'proxyctl-download/1';
 
 /**
@@ -85,6 +91,8 @@ export class DownloadManager {
   readonly #resumes = new Map<number, number>();
   readonly #restarts = new Map<number, number>();
   readonly #dispatchers = new Map<string, Dispatcher>();
+  /** `<dest>.partial` of jobs started in this process, kept across pause/resume (see PartialFile). */
+  readonly #partials = new Map<number, PartialFile>();
   /** Verdicts the DB could not take (it was full), by job id. */
   readonly #unrecorded = new Map<number, Pick<JobRecord, 'state' | 'error' | 'finished_at'>>();
   readonly #global: RateLimiter;
@@ -215,6 +223,7 @@ export class DownloadManager {
     this.#store.discardParts(id);
     const run = this.#running.get(id);
     if (run) this.#stopRun(run, 'cancel');
+    else void this.#discardPartial(job);
     this.#log.info({ job: id }, 'download cancelled');
   }
 
@@ -313,7 +322,8 @@ export class DownloadManager {
   }
 
   #view(job: JobRecord): JobView {
-    const run = this.#running.get(job.id);
+    // A run still winding down after cancel/fail no longer speaks for the job.
+    const run = FINAL_STATES.has(job.state) ? undefined : this.#running.get(job.id);
     const bytes = run ? run.bytes : job.bytes;
     const total = run?.total ?? job.total;
     const speed = run && run.samples.length > 0 ? run.samples.reduce((a, b) => a + b, 0) / run.samples.length : 0;
@@ -346,19 +356,52 @@ export class DownloadManager {
       const complete = await this.#fetch(job, run);
       if (complete && !run.stop) await this.#finish(job, run);
     } catch (err) {
-      if (run.stop) return this.#afterStop(run);
+      if (run.stop) return this.#afterStop(job, run);
       this.#log.debug({ err, job: job.id }, 'download error');
       const message = describeFailure(err, job);
       this.#fail(job.id, message);
+      // The parts stay (retry continues from them); the file is rebuilt from them then.
+      await this.#discardPartial(job);
       return;
     }
-    if (run.stop) this.#afterStop(run);
+    if (run.stop) await this.#afterStop(job, run);
   }
 
-  #afterStop(run: Running): void {
-    // pause: state already `paused`, parts kept; cancel: parts dropped (again: a part may have
-    // landed between the command and the abort); close: stays `active`, resumes at next start.
-    if (run.stop === 'cancel') this.#store.discardParts(run.id);
+  async #afterStop(job: JobRecord, run: Running): Promise<void> {
+    // pause: state already `paused`, parts and .partial kept; cancel: parts dropped (again: a part
+    // may have landed between the command and the abort); close: stays `active`, resumes at next start.
+    if (run.stop === 'cancel') {
+      this.#store.discardParts(run.id);
+      await this.#discardPartial(job);
+    } else if (run.stop === 'close') {
+      const pf = this.#partials.get(job.id);
+      this.#partials.delete(job.id);
+      await pf?.close();
+    }
+  }
+
+  /** Closes and deletes the job's `<dest>.partial`, whether this process wrote it or not. */
+  async #discardPartial(job: JobRecord): Promise<void> {
+    const pf = this.#partials.get(job.id);
+    this.#partials.delete(job.id);
+    if (pf) await pf.discard();
+    else await unlink(`${job.dest}.partial`).catch(() => undefined);
+  }
+
+  /**
+   * The job's `<dest>.partial` holding exactly its `committed` bytes: the one this
+   * process has been appending to when it matches, else rebuilt from the parts.
+   */
+  async #partialFor(job: JobRecord, committed: number): Promise<PartialFile> {
+    let pf = this.#partials.get(job.id);
+    if (pf && !pf.broken && pf.bytes === committed) return pf;
+    this.#partials.delete(job.id);
+    await pf?.close();
+    const path = `${job.dest}.partial`;
+    if (committed > 0) this.#log.info({ job: job.id, bytes: committed }, 'rebuilding .partial from the committed parts');
+    pf = committed > 0 ? await PartialFile.rebuild(path, this.#store, job.id) : await PartialFile.create(path);
+    this.#partials.set(job.id, pf);
+    return pf;
   }
 
   #fail(id: number, message: string): void {
@@ -384,15 +427,25 @@ export class DownloadManager {
     const parts = this.#store.partsInfo(job.id);
     let committed = parts.bytes;
     let partNo = parts.count;
-    const buf = Buffer.allocUnsafe(partSize);
+    // Part buffers: one is filled while those committed are still being written to .partial.
+    // The read loop never waits for the disk unless partBuffers() parts are in flight: an await
+    // on I/O there would let a connection error discard bytes the socket already delivered.
+    let buf: Buffer = Buffer.allocUnsafe(partSize);
+    let buffers = 1;
+    const maxBuffers = partBuffers(partSize);
+    const spare: Buffer[] = [];
     let fill = 0;
+    /** `.partial`, opened before the first body is read (rebuilt from the parts held, if any). */
+    let pf: PartialFile | null = committed > 0 ? await this.#partialFor(job, committed) : null;
+    /** The last write to .partial (they are chained: it settles after every earlier one). */
+    let writing: Promise<void> = Promise.resolve();
     let validators: Validators = { etag: job.etag, lastModified: job.last_modified };
     let total = job.total;
     let retries = 0;
     let attempts = job.attempts;
     let spaceChecked = false;
     const pjob: ProxyJob = { key: job.sha256 ?? job.url, url: job.url, plan: null };
-    const dropAll = (): void => {
+    const dropAll = async (): Promise<void> => {
       this.#store.discardParts(job.id);
       committed = 0;
       partNo = 0;
@@ -400,6 +453,34 @@ export class DownloadManager {
       run.bytes = 0;
       run.lastBytes = 0;
       run.windowBytes = 0;
+      await writing.catch(() => undefined);
+      writing = Promise.resolve();
+      await pf?.reset();
+    };
+    /**
+     * Commits buf[0, fill) as the next part (its own transaction), then appends it to
+     * .partial; returns once the other buffer is free to fill.
+     */
+    const commit = async (): Promise<void> => {
+      pf ??= await this.#partialFor(job, committed);
+      if (pf.broken) await pf.drain(); // throws the write error (ENOSPC …)
+      const full = buf;
+      const data = fill === full.length ? full : full.subarray(0, fill);
+      committed += fill;
+      this.#store.commitPart(job.id, partNo++, data, committed);
+      fill = 0;
+      const w = pf.append(data);
+      writing = w;
+      w.then(() => spare.push(full), () => undefined);
+      const next = spare.pop();
+      if (next) buf = next;
+      else if (buffers < maxBuffers) {
+        buf = Buffer.allocUnsafe(partSize);
+        buffers++;
+      } else {
+        await w; // the disk is behind: every buffer is free once the last write is done
+        buf = spare.pop()!;
+      }
     };
 
     for (;;) {
@@ -439,17 +520,13 @@ export class DownloadManager {
           await res.body.dump().catch(() => undefined);
           if (d.kind === 'retry-from-zero') {
             this.#restartFromZero(job.id, d.reason);
-            dropAll();
+            await dropAll();
             validators = { etag: null, lastModified: null };
             continue;
           }
           if (d.kind === 'check-size') {
             // The 416 answered the request: the proxy works. Commit what is held, then ask the size.
-            if (fill > 0) {
-              this.#store.commitPart(job.id, partNo++, buf.subarray(0, fill), offset);
-              committed = offset;
-              fill = 0;
-            }
+            if (fill > 0) await commit();
             const size = await this.#remoteSize(job.url, attempt, ctrl.signal);
             const verdict = afterRangeNotSatisfiable(offset, size);
             if (verdict.kind === 'fail') throw new JobFailure(verdict.message);
@@ -462,7 +539,7 @@ export class DownloadManager {
         }
         if (d.kind === 'restart') {
           this.#restartFromZero(job.id, d.reason);
-          dropAll();
+          await dropAll();
         }
         if (d.kind === 'restart' || d.kind === 'fresh') {
           validators = d.validators;
@@ -478,6 +555,7 @@ export class DownloadManager {
           await this.#checkSpace(job.dest, total - committed, total);
           spaceChecked = true;
         }
+        pf ??= await this.#partialFor(job, committed);
         // The body, into the in-memory part; a full part is committed in its own transaction.
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
           if (run.stop) return false;
@@ -491,9 +569,7 @@ export class DownloadManager {
             pos += n;
             if (fill === partSize) {
               if (run.stop) return false;
-              committed += fill;
-              this.#store.commitPart(job.id, partNo++, buf, committed);
-              fill = 0;
+              await commit();
             }
           }
           run.bytes = committed + fill;
@@ -502,11 +578,7 @@ export class DownloadManager {
         }
         if (run.stop) return false;
         if (total !== null && committed + fill !== total) throw new Error(`the response ended at byte ${committed + fill} of ${total}`);
-        if (fill > 0) {
-          committed += fill;
-          this.#store.commitPart(job.id, partNo++, buf.subarray(0, fill), committed);
-          fill = 0;
-        }
+        if (fill > 0) await commit();
         this.#router.reportSuccess(pjob, attempt);
         if (total === null) {
           run.total = total = committed;
@@ -589,36 +661,25 @@ export class DownloadManager {
     }
   }
 
-  /** Parts → `<dest>.partial`, fsync, check size and sha256, rename, drop parts: in that order. */
+  /**
+   * `<dest>.partial` (written as the parts committed) fsynced, size and sha256 checked,
+   * renamed, parts dropped: in that order.
+   */
   async #finish(job: JobRecord, run: Running): Promise<void> {
     this.#setState(job.id, 'verifying');
-    this.#log.info({ job: job.id, bytes: run.bytes }, 'download complete, assembling and verifying');
+    this.#log.info({ job: job.id, bytes: run.bytes }, 'download complete, verifying');
     const partial = `${job.dest}.partial`;
-    mkdirSync(dirname(job.dest), { recursive: true });
-    const hash = createHash('sha256');
-    let size = 0;
-    const fh = await open(partial, 'w', 0o644);
+    let size: number;
+    let digest: string;
     try {
-      // One part is written (thread pool) while the next is read from SQLite and hashed.
-      let writing: Promise<void> = Promise.resolve();
-      for (let p = this.#store.nextPart(job.id, -1); p; p = this.#store.nextPart(job.id, p.part)) {
-        hash.update(p.data);
-        const w = writeAt(fh, p.data, size);
-        w.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
-        size += p.data.length;
-        await writing;
-        writing = w;
-      }
-      await writing;
-      await fh.sync();
+      const pf = await this.#partialFor(job, run.bytes);
+      this.#partials.delete(job.id);
+      ({ size, sha256: digest } = await pf.seal());
     } catch (err) {
-      await fh.close().catch(() => undefined);
-      await unlink(partial).catch(() => undefined);
+      await this.#discardPartial(job);
       throw err;
     }
-    await fh.close();
     const total = run.total;
-    const digest = hash.digest('hex');
     const reject = async (message: string): Promise<never> => {
       await unlink(partial).catch(() => undefined);
       this.#store.discardParts(job.id);
@@ -705,11 +766,6 @@ async function hasContent(path: string, size: number, sha256: string): Promise<b
     await fh.close();
   }
   return hash.digest('hex') === sha256;
-}
-
-async function writeAt(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += (await fh.write(data, off, data.length - off, position + off)).bytesWritten;
 }
 
 async function syncDir(dir: string): Promise<void> {
