@@ -71,9 +71,12 @@ export class JobStore {
   readonly #dropParts: Database.Statement<[number]>;
   readonly #commitPart: (jobId: number, part: number, data: Buffer, bytes: number) => void;
   readonly #discard: (jobId: number) => void;
+  readonly #afterCommit: ((bytes: number) => void) | undefined;
 
-  constructor(db: SqliteDatabase) {
+  /** `afterCommit` is told the size of each part once its transaction has committed. */
+  constructor(db: SqliteDatabase, opts: { afterCommit?: (bytes: number) => void } = {}) {
     this.#db = db;
+    this.#afterCommit = opts.afterCommit;
     db.exec(SCHEMA);
     this.#insert = db.prepare('INSERT INTO download_jobs (idx, url, dest, sha256, state, max_rate, force, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.#get = db.prepare('SELECT * FROM download_jobs WHERE id = ?');
@@ -136,6 +139,7 @@ export class JobStore {
   /** One part and the new byte count, in one transaction. */
   commitPart(jobId: number, part: number, data: Buffer, bytes: number): void {
     this.#commitPart(jobId, part, data, bytes);
+    this.#afterCommit?.(data.length);
   }
 
   /** The committed parts: how many and how many bytes. */

@@ -4,6 +4,7 @@ import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import { openDatabase, type SqliteDatabase } from '../state/state-db.js';
 import { classifyFailure, type FailureEvidence, type ProxyFailureKind, type ProxyRouter } from '../upstream/api.js';
 import { downloadCommands } from './commands.js';
+import { Checkpointer } from './checkpointer.js';
 import { DownloadManager } from './manager.js';
 import { JobStore } from './store.js';
 
@@ -22,8 +23,13 @@ export function downloadPaths(config: Config, stateDir: string): { dbPath: strin
  * 64 KiB B-tree pages per commit, so they keep SQLite's default.
  */
 const partsPageSize = (partSize: number): number => (partSize >= 1024 * 1024 ? 65536 : 4096);
-/** Checkpoint the WAL about every 64 MiB of parts rather than every 4 MiB (SQLite's default of 1000 pages). */
+/**
+ * Checkpoint the WAL about every 64 MiB of parts rather than every 4 MiB (SQLite's default of
+ * 1000 pages) when the checkpoints run in the commits (see Checkpointer for the usual way).
+ */
 const CHECKPOINT_BYTES = 64 * 1024 * 1024;
+/** Parts committed between two background checkpoints (about the WAL's length). */
+const BACKGROUND_CHECKPOINT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Opens the downloads DB. A file created now (a downloads.db_path of its own)
@@ -45,12 +51,15 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, clas
   const logger = ctx.logger.child({ subsystem: 'downloads' });
   let db: SqliteDatabase | undefined;
   let manager: DownloadManager | undefined;
+  let checkpointer: Checkpointer | undefined;
   return {
     name: 'downloads',
     async start() {
       db = openDownloadsDb(paths.dbPath, ctx.config.downloads.part_size);
+      const ckpt = new Checkpointer(db, paths.dbPath, logger, BACKGROUND_CHECKPOINT_BYTES);
+      checkpointer = ckpt;
       manager = new DownloadManager({
-        store: new JobStore(db),
+        store: new JobStore(db, { afterCommit: (n) => ckpt.committed(n) }),
         router,
         config: ctx.config.downloads,
         dir: paths.dir,
@@ -69,6 +78,7 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, clas
     },
     async close() {
       await manager?.close();
+      await checkpointer?.close();
       if (db?.open) db.close();
     },
   };

@@ -1,0 +1,111 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { SqliteDatabase } from '../state/state-db.js';
+
+/**
+ * WAL checkpoints of the parts DB off the event loop. A checkpoint copies every
+ * committed part from the WAL into the DB file and fsyncs both: as SQLite's
+ * auto-checkpoint it ran inside the commit that crossed the threshold, blocking
+ * the download (and the control socket) for ~100 ms per 64 MiB.
+ *
+ * Here the downloads connection has wal_autocheckpoint off; once `thresholdBytes`
+ * of parts have committed, a worker thread with its own connection runs PASSIVE
+ * checkpoints (they never block the writer) until it has nearly caught up. Every
+ * `RESTART_EVERY` of those, this thread copies the small remainder so the WAL is
+ * fully backfilled and the next commit restarts it from the beginning — the WAL
+ * stays a few times `thresholdBytes` long instead of growing with the download
+ * (the remainder's copy and fsyncs are what is left on this thread). Crash safety is
+ * SQLite's own: a checkpoint interrupted anywhere is redone from the WAL.
+ *
+ * If the worker cannot start or dies, auto-checkpoints are switched back on.
+ */
+export class Checkpointer {
+  readonly #db: SqliteDatabase;
+  readonly #log: Logger;
+  readonly #threshold: number;
+  readonly #fallbackPages: number;
+  #worker: Worker | null = null;
+  #busy = false;
+  #since = 0;
+  #rounds = 0;
+  #closed = false;
+
+  constructor(db: SqliteDatabase, path: string, logger: Logger, thresholdBytes: number) {
+    this.#db = db;
+    this.#log = logger;
+    this.#threshold = thresholdBytes;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    this.#fallbackPages = Math.ceil(thresholdBytes / pageSize);
+    try {
+      const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+      this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path } });
+      this.#worker.unref();
+      this.#worker.on('message', (m: { error?: string }) => this.#done(m.error));
+      this.#worker.on('error', (err) => this.#fallback(err));
+      this.#worker.on('exit', () => this.#fallback(null));
+      db.pragma('wal_autocheckpoint = 0');
+    } catch (err) {
+      this.#fallback(err);
+    }
+  }
+
+  /** Called after each part commits. */
+  committed(bytes: number): void {
+    this.#since += bytes;
+    if (this.#since >= this.#threshold && !this.#busy && this.#worker) {
+      this.#busy = true;
+      this.#since = 0;
+      this.#worker.postMessage('checkpoint');
+    }
+  }
+
+  #done(error: string | undefined): void {
+    this.#busy = false;
+    if (error) this.#log.warn({ err: error }, 'background WAL checkpoint failed');
+    if (this.#closed || !this.#db.open || ++this.#rounds % RESTART_EVERY !== 0) return;
+    try {
+      // The parts committed while the worker ran: copied here so the WAL can restart.
+      this.#db.pragma('wal_checkpoint(PASSIVE)');
+    } catch (err) {
+      this.#log.warn({ err }, 'WAL checkpoint failed');
+    }
+  }
+
+  #fallback(err: unknown): void {
+    if (this.#closed) return;
+    if (err) this.#log.warn({ err }, 'background WAL checkpoints unavailable; checkpointing in the commits');
+    this.#worker = null;
+    this.#busy = false;
+    if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${this.#fallbackPages}`);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const w = this.#worker;
+    this.#worker = null;
+    if (w) await w.terminate();
+  }
+}
+
+/** Background checkpoints per checkpoint of the remainder on this thread (which lets the WAL restart). */
+const RESTART_EVERY = 4;
+
+/** The worker: its own connection; PASSIVE passes until fewer than 64 pages are left behind (at most 4). */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+parentPort.on('message', () => {
+  try {
+    for (let i = 0; i < 4; i++) {
+      const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
+      if (r.busy || r.log - r.checkpointed < 64) break;
+    }
+    parentPort.postMessage({});
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
+});
+`;
