@@ -26,7 +26,10 @@ export class Checkpointer {
   readonly #threshold: number;
   readonly #fallbackPages: number;
   #worker: Worker | null = null;
+  /** The worker has its connection open. */
+  #ready = false;
   #busy = false;
+  #waiters: Array<() => void> = [];
   #since = 0;
   #rounds = 0;
   #closed = false;
@@ -41,7 +44,12 @@ export class Checkpointer {
       const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
       this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path } });
       this.#worker.unref();
-      this.#worker.on('message', (m: { error?: string }) => this.#done(m.error));
+      this.#worker.on('message', (m: { ready?: boolean; error?: string }) => {
+        if (m.ready) {
+          this.#ready = true;
+          this.committed(0);
+        } else this.#done(m.error);
+      });
       this.#worker.on('error', (err) => this.#fallback(err));
       this.#worker.on('exit', () => this.#fallback(null));
       db.pragma('wal_autocheckpoint = 0');
@@ -53,23 +61,36 @@ export class Checkpointer {
   /** Called after each part commits. */
   committed(bytes: number): void {
     this.#since += bytes;
-    if (this.#since >= this.#threshold && !this.#busy && this.#worker) {
+    if (this.#since >= this.#threshold && !this.#busy && this.#ready && this.#worker) {
       this.#busy = true;
       this.#since = 0;
       this.#worker.postMessage('checkpoint');
     }
   }
 
+  /** Resolves once the worker is ready and no checkpoint is in flight (for tests). */
+  async settled(): Promise<void> {
+    while (this.#worker && (!this.#ready || this.#busy)) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const r of w) r();
+  }
+
   #done(error: string | undefined): void {
     this.#busy = false;
     if (error) this.#log.warn({ err: error }, 'background WAL checkpoint failed');
-    if (this.#closed || !this.#db.open || ++this.#rounds % RESTART_EVERY !== 0) return;
-    try {
-      // The parts committed while the worker ran: copied here so the WAL can restart.
-      this.#db.pragma('wal_checkpoint(PASSIVE)');
-    } catch (err) {
-      this.#log.warn({ err }, 'WAL checkpoint failed');
+    if (!this.#closed && this.#db.open && ++this.#rounds % RESTART_EVERY === 0) {
+      try {
+        // The parts committed while the worker ran: copied here so the WAL can restart.
+        this.#db.pragma('wal_checkpoint(PASSIVE)');
+      } catch (err) {
+        this.#log.warn({ err }, 'WAL checkpoint failed');
+      }
     }
+    this.#wake();
   }
 
   #fallback(err: unknown): void {
@@ -77,6 +98,7 @@ export class Checkpointer {
     if (err) this.#log.warn({ err }, 'background WAL checkpoints unavailable; checkpointing in the commits');
     this.#worker = null;
     this.#busy = false;
+    this.#wake();
     if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${this.#fallbackPages}`);
   }
 
@@ -84,6 +106,7 @@ export class Checkpointer {
     this.#closed = true;
     const w = this.#worker;
     this.#worker = null;
+    this.#wake();
     if (w) await w.terminate();
   }
 }
@@ -97,6 +120,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 5000');
+parentPort.postMessage({ ready: true });
 parentPort.on('message', () => {
   try {
     for (let i = 0; i < 4; i++) {
