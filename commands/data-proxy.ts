@@ -2,7 +2,7 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { join } from 'node:path';
 import { ProxyctlError } from '../src/errors.js';
 import { EXIT_FAILED } from '../src/cli/exit-codes.js';
-import { printOwnError } from '../src/cli/client-command.js';
+import { ownError, printOwnError } from '../src/cli/client-command.js';
 
 export default class DataProxy extends Command {
   static override summary = 'Run one NoteStore data proxy process (the built-in service behind the notes app)';
@@ -63,7 +63,7 @@ On SIGTERM (or SIGINT): stops accepting, answers every call already received wit
         logError: (line) => process.stderr.write(line + '\n'),
       });
     } catch (err) {
-      if (err instanceof ProxyctlError) this.error(`${err.message} (${err.code})`, { exit: EXIT_FAILED });
+      if (err instanceof ProxyctlError) throw ownError(`${err.message} (${err.code})`, EXIT_FAILED);
       throw err;
     }
   }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { resolveSocketPath, resolveStateDir } from '../../src/config/paths.js';
 import { ProxyctlError } from '../../src/errors.js';
 import { EXIT_FAILED } from '../../src/cli/exit-codes.js';
-import { printOwnError } from '../../src/cli/client-command.js';
+import { ownError, printOwnError } from '../../src/cli/client-command.js';
 
 export default class AgentStart extends Command {
   static override summary = 'Run the agent (foreground by default)';
@@ -44,7 +44,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     try {
       await runAgent({ configPath, stateDir, socketPath, logLevel: flags['log-level'] });
     } catch (err) {
-      if (err instanceof ProxyctlError) this.error(err.message, { exit: EXIT_FAILED });
+      if (err instanceof ProxyctlError) throw ownError(err.message, EXIT_FAILED);
       throw err;
     }
   }
@@ -53,7 +53,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     const { callOnce } = await import('../../src/control/client.js');
     // An agent already answering: say so plainly instead of starting a child that fails into the log.
     const running = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 }).catch(() => null);
-    if (running !== null) this.error(`another agent is already running on ${socketPath} (pid ${running}; stop it with 'proxyctl agent stop', or use --socket)`, { exit: EXIT_FAILED });
+    if (running !== null) throw ownError(`another agent is already running on ${socketPath} (pid ${running}; stop it with 'proxyctl agent stop', or use --socket)`, EXIT_FAILED);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const logPath = join(stateDir, 'agent.log');
     const log = openSync(logPath, 'a');
@@ -67,7 +67,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     while (Date.now() < deadline) {
       if (exited !== null) {
         const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n');
-        this.error(`agent exited with code ${exited} before its socket answered; last lines of ${logPath}:\n${tail}`, { exit: EXIT_FAILED });
+        throw ownError(`agent exited with code ${exited} before its socket answered; last lines of ${logPath}:\n${tail}`, EXIT_FAILED);
       }
       try {
         const pid = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 });
@@ -82,6 +82,6 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill('SIGTERM');
-    this.error(`agent did not answer on ${socketPath} within ${timeoutS} s; see ${logPath}`, { exit: EXIT_FAILED });
+    throw ownError(`agent did not answer on ${socketPath} within ${timeoutS} s; see ${logPath}`, EXIT_FAILED);
   }
 }

@@ -45,12 +45,12 @@ export abstract class ClientCommand extends Command {
 
   /** A usage error found by the command itself (exit 2). */
   protected usage(message: string): never {
-    this.error(message, { exit: EXIT_USAGE });
+    throw ownError(message, EXIT_USAGE);
   }
 
   /** A failed operation (exit 1), e.g. a download that ended in `failed`. */
   protected fail(message: string, code = EXIT_FAILED): never {
-    this.error(message, { exit: code });
+    throw ownError(message, code);
   }
 
   protected override toErrorJson(err: unknown): unknown {
@@ -79,13 +79,22 @@ export function oneLineError(message: string): string {
   return `proxyctl: ${message}\n`;
 }
 
+const OWN = Symbol('proxyctl own error');
+
+/** An error a command raises itself (usage(), fail()): printed by printOwnError, exit `exit`. */
+export function ownError(message: string, exit: number): Errors.CLIError {
+  const err = new Errors.CLIError(message, { exit });
+  Object.defineProperty(err, OWN, { value: true });
+  return err;
+}
+
 /**
- * A command's own `this.error()` (usage(), fail()) printed like the agent's errors: one
- * unwrapped `proxyctl: …` line, with its exit code. oclif's parse errors (they carry
- * `parse`) are left to oclif, whose format shows the usage. True when printed.
+ * A command's own error (ownError: usage(), fail()) printed like the agent's errors: one
+ * unwrapped `proxyctl: …` line, with its exit code. oclif's own errors (flag parsing and
+ * validation) are left to oclif, whose format points at --help. True when printed.
  */
 export function printOwnError(err: unknown): boolean {
-  if (!(err instanceof Errors.CLIError) || 'parse' in err) return false;
+  if (!(err instanceof Errors.CLIError) || !(OWN in err)) return false;
   process.exitCode = err.oclif?.exit ?? EXIT_FAILED;
   process.stderr.write(oneLineError(err.message));
   return true;

@@ -298,6 +298,11 @@ describe('CLI exit codes', () => {
     const own = await agent.cli(['proxy', 'set']);
     expect(own.code).toBe(2);
     expect(own.stderr).toMatch(/^proxyctl: proxy set: missing SPEC [^\n]*DIRECT"\n$/);
+    // oclif's flag validation keeps its own format (it points at --help).
+    const badFlag = await agent.cli(['agent', 'stop', '--timeout', '0']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).not.toMatch(/^proxyctl: /);
+    expect(badFlag.stderr).toMatch(/Parsing --timeout[\s\S]*See more help with --help/);
     const dir = tempDir();
     const env = { PROXYCTL_SOCKET: join(dir, 'nobody.sock') };
     const down = await runCli(['agent', 'status'], { env });
