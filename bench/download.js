@@ -2,8 +2,9 @@
 /**
  * bench/download: one large file from a local origin (nginx when installed,
  * else a tiny node static server), fetched by `curl -o` and by
- * `proxyctl download add --wait` (SQLite parts, then .partial, fsync, sha256,
- * rename), DIRECT and through a forward proxy (tinyproxy when installed),
+ * `proxyctl download add --wait` (each part committed to SQLite, then appended
+ * to <dest>.partial and hashed; at the end fsync, verify, rename), DIRECT and
+ * through a forward proxy (tinyproxy when installed),
  * in the same run. Prints wall times, MiB/s and proxyctl ÷ curl.
  *   node bench/download.js [--size MiB (default 1024)] [--runs N (default 1)] [--part-size BYTES]
  * Not a test: the goal (≥ 0.8× curl) is reported, not asserted.
@@ -192,8 +193,8 @@ try {
     return s;
   };
 
-  // Two agents DIRECT: parts in state.db (the default, 4 KiB pages), and in a DB file of their own
-  // (downloads.db_path, created with 64 KiB pages).
+  // Two agents DIRECT: parts in state.db (the default; created with 64 KiB pages), and in a DB
+  // file of their own (downloads.db_path, also 64 KiB pages for 4 MiB parts).
   const direct = await startAgent('direct', 'DIRECT');
   const own = await startAgent('own-db', 'DIRECT', { db_path: 'downloads.db' });
   const c1 = await measure('curl -o (direct)', curl(null));
@@ -215,7 +216,7 @@ try {
     const peerSync = viaProxy ? null : c1s;
     console.log(`${r.label.padEnd(46)}${r.s.toFixed(2).padStart(8)}${(sizeMiB / r.s).toFixed(0).padStart(10)}${(peer / r.s).toFixed(2).padStart(9)}${peerSync ? (peerSync / r.s).toFixed(2).padStart(13) : '            -'}`);
   }
-  console.log('proxyctl includes CLI start-up, SQLite parts (WAL + checkpoint), assembling <dest>.partial, fsync, sha256 and rename;');
+  console.log('proxyctl includes CLI start-up, SQLite parts (WAL; checkpoints in a worker thread), <dest>.partial written and hashed as parts commit, fsync and rename;');
   console.log('curl only writes the file into the page cache ("curl && sync" adds the fsync proxyctl does).');
   console.log('goal: proxyctl ≥ 0.80 × curl');
 } finally {
