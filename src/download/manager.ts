@@ -154,6 +154,10 @@ export class DownloadManager {
     const runs = [...this.#running.values()];
     for (const r of runs) this.#stopRun(r, 'close');
     await Promise.all(runs.map((r) => r.done));
+    // Paused jobs keep their .partial open (reused on resume); the next start rebuilds it anyway.
+    const open = [...this.#partials.values()];
+    this.#partials.clear();
+    await Promise.all(open.map((pf) => pf.close()));
     await this.#closeDispatchers();
   }
 
