@@ -64,7 +64,7 @@ export abstract class ClientCommand extends Command {
     if (err instanceof ProxyctlError) {
       process.exitCode = exitCodeFor(err.code);
       if (this.jsonEnabled()) this.logJson(this.toErrorJson(err));
-      else process.stderr.write(`proxyctl: ${err.message}\n`);
+      else process.stderr.write(oneLineError(err.message));
       return;
     }
     const exit = (err as Partial<Errors.CLIError>).oclif?.exit ?? EXIT_FAILED;

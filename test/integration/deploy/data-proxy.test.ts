@@ -1,11 +1,11 @@
 import { Agent, request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DataProxyClient, DataProxyRpcError } from '../../../src/deploy/data-proxy/client.js';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
 import { ProxyctlError } from '../../../src/errors.js';
 import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { freePort } from '../../helpers/echo-server.js';
 import { cleanupDataProxies, rawPost, startDataProxy, type TestDataProxy } from '../../helpers/data-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -320,14 +320,3 @@ describe('data proxy: SIGTERM', () => {
     expect((await toNext.listNotes()).length).toBe(created);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
