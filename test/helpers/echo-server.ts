@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenLoopback, type LoopbackServer } from './servers.js';
 
 /**
  * A TCP echo server for forwarding tests, on 127.0.0.1 and port 0 (or a given
@@ -6,13 +7,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * half-close: the client's FIN ends the echo once the echoes are written.
  * `connections` counts accepted connections; `open` the ones still open.
  */
-export interface EchoServer {
-  readonly port: number;
-  readonly address: string;
+export interface EchoServer extends LoopbackServer {
   connections: number;
   readonly open: number;
-  /** Stops listening and cuts open connections. */
-  close(): Promise<void>;
 }
 
 export async function startEchoServer(opts: { port?: number; greeting?: string } = {}): Promise<EchoServer> {
@@ -26,14 +23,9 @@ export async function startEchoServer(opts: { port?: number; greeting?: string }
     if (opts.greeting) s.write(opts.greeting);
     s.pipe(s);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  const base = await listenLoopback(server, sockets, opts.port);
   return {
-    port,
-    address: `127.0.0.1:${port}`,
+    ...base,
     get connections() {
       return connections;
     },
@@ -43,11 +35,6 @@ export async function startEchoServer(opts: { port?: number; greeting?: string }
     get open() {
       return sockets.size;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
   };
 }
 

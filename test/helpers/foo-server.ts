@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenLoopback, type LoopbackServer } from './servers.js';
 
 /**
  * A reference Foo server: answers each `REQ <seq> [data]` line, in order,
@@ -14,12 +15,9 @@ export interface FooServerOptions {
   fragment?: number;
 }
 
-export interface FooServer {
-  readonly port: number;
-  readonly address: string;
+export interface FooServer extends LoopbackServer {
   /** Lines received, by kind. */
   readonly received: { req: number; invalid: number };
-  close(): Promise<void>;
 }
 
 export function fooReply(line: string, nakEvery: number): string {
@@ -57,21 +55,7 @@ export async function startFooServer(opts: FooServerOptions = {}): Promise<FooSe
       else s.write(out);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listenLoopback(server, sockets, opts.port)), received };
 }
 
 /** A Foo client: write raw text (whole, or one byte per event-loop turn), collect reply lines. */

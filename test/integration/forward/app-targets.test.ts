@@ -6,7 +6,8 @@ import { CommandRegistry } from '../../../src/control/registry.js';
 import { Forward } from '../../../src/forward/forward.js';
 import type { StateStore } from '../../../src/state/state-db.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
-import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** The forward subsystem in-process, on real sockets: the AppTargets API and target states. */
@@ -14,13 +15,8 @@ import { waitFor } from '../../helpers/wait.js';
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  await closeTestServers();
 });
-
-async function echo(): Promise<EchoServer> {
-  const s = await startEchoServer();
-  cleanups.push(() => s.close());
-  return s;
-}
 
 async function forward(config: unknown): Promise<{ fwd: Forward; stats: StatsRegistry; registry: CommandRegistry }> {
   const stats = new StatsRegistry();
@@ -37,7 +33,7 @@ async function forward(config: unknown): Promise<{ fwd: Forward; stats: StatsReg
 
 describe('AppTargets (forward → services)', () => {
   it('adds a target to an app with no static targets; new connections use it at once', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'notes', ports: [port] }] });
     expect(fwd.hasApp('notes')).toBe(true);
@@ -55,7 +51,7 @@ describe('AppTargets (forward → services)', () => {
   });
 
   it('removeTarget stops new connections at once and resolves when the last open one closes', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'notes', ports: [port] }] });
     fwd.addTarget('notes', e1.address);
@@ -76,7 +72,7 @@ describe('AppTargets (forward → services)', () => {
   });
 
   it('removeTarget with timeoutMs resolves without cutting the connection', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'notes', ports: [port] }] });
     fwd.addTarget('notes', e.address);
@@ -88,7 +84,7 @@ describe('AppTargets (forward → services)', () => {
   });
 
   it('keeps a target that is both static and dynamic when the service removes it', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address] }] });
     fwd.addTarget('web', e.address);
@@ -99,7 +95,7 @@ describe('AppTargets (forward → services)', () => {
 
 describe('target drain / disable / enable', () => {
   it('a drained target takes no new connections while its open ones continue; enable brings it back', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const port = await freePort();
     const { fwd, registry } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address] }] });
     const open = await openEchoClient(port); // round-robin: e1
@@ -118,7 +114,7 @@ describe('target drain / disable / enable', () => {
   });
 
   it('disable stops new connections and health checks; unknown targets are errors', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address], health: { interval: 0.02 } }] });
     fwd.setTargetState('web', e1.address, 'disabled');
@@ -135,8 +131,8 @@ describe('target drain / disable / enable', () => {
 
 describe('listen problems', () => {
   it('an app whose port is in use reports it; the other apps serve', async () => {
-    const busy = await echo();
-    const e = await echo();
+    const busy = await startEchoServer();
+    const e = await startEchoServer();
     const good = await freePort();
     const { fwd } = await forward({
       apps: [
@@ -149,7 +145,7 @@ describe('listen problems', () => {
   });
 
   it('a reload retries a port that was in use, once it is free', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const blocker = await startEchoServer();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [blocker.port], targets: [e.address] }] });
     expect(fwd.app('web').info().ports[0]!.state).toBe('error');
@@ -162,7 +158,7 @@ describe('listen problems', () => {
 
 describe('connection lifetime', () => {
   it('closes a connection idle in both directions for idle_timeout, both sides', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address], idle_timeout: 0.2 }] });
     const busy = await openEchoClient(port);
@@ -181,7 +177,7 @@ describe('connection lifetime', () => {
   });
 
   it('relays a FIN the client sent before the target connection was up', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address] }] });
     // Connect and half-close at once, with no data: the echo server must see the FIN and end.
@@ -192,7 +188,7 @@ describe('connection lifetime', () => {
 
 describe('balance modes on real connections', () => {
   it('least-conn sends new connections to the target with fewer open ones', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address], balance: 'least-conn' }] });
     const held = [await openEchoClient(port), await openEchoClient(port), await openEchoClient(port)];
@@ -209,7 +205,7 @@ describe('balance modes on real connections', () => {
   });
 
   it('sharding keeps one client address on one target', async () => {
-    const [e1, e2, e3] = [await echo(), await echo(), await echo()];
+    const [e1, e2, e3] = [await startEchoServer(), await startEchoServer(), await startEchoServer()];
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e1.address, e2.address, e3.address], balance: 'sharding' }] });
     for (let i = 0; i < 6; i++) await roundTrip(port, 's');
@@ -217,7 +213,7 @@ describe('balance modes on real connections', () => {
   });
 
   it('refuses connections over max_connections and counts them', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     const { fwd } = await forward({ apps: [{ name: 'web', ports: [port], targets: [e.address], max_connections: 2 }] });
     const held = [await openEchoClient(port), await openEchoClient(port)];

@@ -3,18 +3,12 @@ import type { AppInfo } from '../../../src/forward/app.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { openFooClient, startFooServer, type FooServer } from '../../helpers/foo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
-
-const servers: FooServer[] = [];
-async function fooServer(opts: Parameters<typeof startFooServer>[0] = {}): Promise<FooServer> {
-  const s = await startFooServer(opts);
-  servers.push(s);
-  return s;
-}
 
 afterEach(async () => {
   await cleanupAgents();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await closeTestServers();
 });
 
 async function fooAgent(server: FooServer, foo: object = {}) {
@@ -25,7 +19,7 @@ async function fooAgent(server: FooServer, foo: object = {}) {
 
 describe('Foo mode (real agent)', () => {
   it('counts 10 000 pipelined REQs and their ACK/NAK exactly, and SIGUSR1 prints the counters', async () => {
-    const server = await fooServer({ nakEvery: 7 });
+    const server = await startFooServer({ nakEvery: 7 });
     const { agent, port, info } = await fooAgent(server);
     const client = await openFooClient(port);
     const n = 10_000;
@@ -51,7 +45,7 @@ describe('Foo mode (real agent)', () => {
   });
 
   it('counts exactly when the client writes byte by byte and the server replies in fragments', async () => {
-    const server = await fooServer({ fragment: 3, nakEvery: 4 });
+    const server = await startFooServer({ fragment: 3, nakEvery: 4 });
     const { port, info } = await fooAgent(server);
     const client = await openFooClient(port);
     let text = '';
@@ -64,7 +58,7 @@ describe('Foo mode (real agent)', () => {
   });
 
   it('forwards invalid lines by default: the server answers NAK 0 ERRDECODE, both are counted', async () => {
-    const server = await fooServer();
+    const server = await startFooServer();
     const { port, info } = await fooAgent(server);
     const client = await openFooClient(port);
     client.send('REQ 1 a\nhello there\nREQ 2 b\n');
@@ -74,7 +68,7 @@ describe('Foo mode (real agent)', () => {
   });
 
   it('closes the connection on an invalid line under on_invalid=close, after forwarding what came before', async () => {
-    const server = await fooServer();
+    const server = await startFooServer();
     const { port, info } = await fooAgent(server, { on_invalid: 'close' });
     const client = await openFooClient(port);
     client.send('REQ 1 a\nBAD\nREQ 2 b\n');
@@ -85,7 +79,7 @@ describe('Foo mode (real agent)', () => {
   });
 
   it('closes a connection whose line exceeds foo.max_line', async () => {
-    const server = await fooServer();
+    const server = await startFooServer();
     const { port } = await fooAgent(server, { max_line: 1024 });
     const client = await openFooClient(port);
     client.send(`REQ 1 ${'x'.repeat(4096)}`);

@@ -1,24 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
-import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
 import type { AppInfo } from '../../../src/forward/app.js';
 
-const servers: EchoServer[] = [];
-async function echo(): Promise<EchoServer> {
-  const s = await startEchoServer();
-  servers.push(s);
-  return s;
-}
-
 afterEach(async () => {
   await cleanupAgents();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await closeTestServers();
 });
 
 describe('app proxy forwarding (real agent)', () => {
   it('serves a Fly-form app on both ports, round-robin over both targets', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const [p1, p2] = [await freePort(), await freePort()];
     const agent = await startAgent({ config: { Apps: [{ Name: 'echo', Ports: [p1, p2], Targets: [e1.address, e2.address] }] } });
     for (let i = 0; i < 4; i++) {
@@ -35,7 +29,7 @@ describe('app proxy forwarding (real agent)', () => {
   });
 
   it('skips a dead target, counts the failure, and still answers every client', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const dead = `127.0.0.1:${await freePort()}`;
     const port = await freePort();
     const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [port], targets: [dead, e.address], health: { interval: 60, fall: 100 } }] } });
@@ -71,13 +65,12 @@ describe('app proxy forwarding (real agent)', () => {
   });
 
   it('takes a target down on failed health checks, and back up when it answers again', async () => {
-    const e1 = await echo();
-    const e2 = await echo();
+    const e1 = await startEchoServer();
+    const e2 = await startEchoServer();
     const port = await freePort();
     const agent = await startAgent({ config: { apps: [{ name: 'echo', ports: [port], targets: [e1.address, e2.address], health: { interval: 0.05, timeout: 0.5, rise: 2, fall: 2 } }] } });
     const e1Port = e1.port;
     await e1.close();
-    servers.splice(servers.indexOf(e1), 1);
     await waitFor('e1 down', async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).targets[0]!.health === 'down');
     // Relayed connections, from the agent's counters (the echo servers also see health checks).
     const relayed = async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).targets.map((t) => t.total);
@@ -86,7 +79,6 @@ describe('app proxy forwarding (real agent)', () => {
     const [e1After, e2After] = await relayed();
     expect([e1After! - e1Before!, e2After! - e2Before!]).toEqual([0, 4]);
     const back = await startEchoServer({ port: e1Port });
-    servers.push(back);
     await waitFor('e1 up again', async () => (await agent.rpc<AppInfo>('app.info', { name: 'echo' })).targets[0]!.health === 'up');
     for (let i = 0; i < 4; i++) await roundTrip(port, 'ping');
     const [e1Back] = await relayed();
@@ -97,7 +89,7 @@ describe('app proxy forwarding (real agent)', () => {
   });
 
   it('relays half-close: the client’s FIN reaches the target and the reply still arrives', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     await startAgent({ config: { apps: [{ name: 'echo', ports: [port], targets: [e.address] }] } });
     const payload = Buffer.alloc(3 * 1024 * 1024, 'abcdefgh');
@@ -107,7 +99,7 @@ describe('app proxy forwarding (real agent)', () => {
   });
 
   it('keeps 1 000 concurrent connections open and echoing', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const port = await freePort();
     const agent = await startAgent({ config: { apps: [{ name: 'echo', ports: [port], targets: [e.address] }] } });
     const clients = [];

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 import { toPromRegistry } from '../../../src/stats/prometheus.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
-import { freePort, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
-import { openFooClient, startFooServer, type FooServer } from '../../helpers/foo-server.js';
+import { freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
+import { openFooClient, startFooServer } from '../../helpers/foo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 
 /** Parses Prometheus text exposition strictly enough to catch malformed output: name → samples. */
 function parseExposition(text: string): Map<string, { type: string; samples: { labels: Record<string, string>; value: number }[] }> {
@@ -27,10 +28,9 @@ function parseExposition(text: string): Map<string, { type: string; samples: { l
   return out;
 }
 
-const servers: (EchoServer | FooServer)[] = [];
 afterEach(async () => {
   await cleanupAgents();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await closeTestServers();
 });
 
 describe('Prometheus exposition', () => {
@@ -60,7 +60,6 @@ describe('Prometheus exposition', () => {
   it('serves every registered stat on metrics.listen, and /healthz (real agent)', async () => {
     const e = await startEchoServer();
     const f = await startFooServer();
-    servers.push(e, f);
     const [pe, pf, pm] = [await freePort(), await freePort(), await freePort()];
     const agent = await startAgent({
       config: {

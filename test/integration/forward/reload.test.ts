@@ -2,24 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AppInfo } from '../../../src/forward/app.js';
 import type { AppSummary } from '../../../src/forward/commands.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
-import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer, type EchoServer } from '../../helpers/echo-server.js';
+import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
-
-const servers: EchoServer[] = [];
-async function echo(): Promise<EchoServer> {
-  const s = await startEchoServer();
-  servers.push(s);
-  return s;
-}
 
 afterEach(async () => {
   await cleanupAgents();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await closeTestServers();
 });
 
 describe('hot reload of apps (real agent)', () => {
   it('the issue’s scenario: both ports echo, a stopped target shows down, a reload adds an app without dropping a connection', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const [p1, p2] = [await freePort(), await freePort()];
     const fly = { Apps: [{ Name: 'echo', Ports: [p1, p2], Targets: [e1.address, e2.address] }] };
     const agent = await startAgent({ config: { ...fly, apps: [] } });
@@ -28,7 +22,7 @@ describe('hot reload of apps (real agent)', () => {
     const longLived = await openEchoClient(p1); // round-robin: e1
     expect(await longLived.echo('before')).toBe('before');
 
-    const e3 = await echo();
+    const e3 = await startEchoServer();
     const p3 = await freePort();
     agent.writeConfig({ ...fly, apps: [{ name: 'more', ports: [p3], targets: [e3.address] }] });
     const reload = await agent.cli(['agent', 'reload']);
@@ -41,7 +35,6 @@ describe('hot reload of apps (real agent)', () => {
 
     // Stop E2: connect failures count against it (fall 3) while every client still gets its echo.
     await e2.close();
-    servers.splice(servers.indexOf(e2), 1);
     for (let i = 0; i < 8; i++) expect((await roundTrip(i % 2 ? p2 : p1, `echo ${i}`)).toString()).toBe(`echo ${i}`);
     const info = await agent.cli(['app', 'info', 'echo', '--json']);
     expect(info.code).toBe(0);
@@ -56,7 +49,7 @@ describe('hot reload of apps (real agent)', () => {
   });
 
   it('a long-lived connection keeps flowing across a reload that removes its app; the removed port refuses', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const [p1, p2] = [await freePort(), await freePort()];
     const agent = await startAgent({ config: { apps: [{ name: 'old', ports: [p1], targets: [e.address] }] } });
     const c = await openEchoClient(p1);
@@ -72,7 +65,7 @@ describe('hot reload of apps (real agent)', () => {
   });
 
   it('a port added to an app accepts and a removed one refuses; new targets apply to new connections only', async () => {
-    const [e1, e2] = [await echo(), await echo()];
+    const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
     const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [p1, p2], targets: [e1.address] }] } });
     const open = await openEchoClient(p1);
@@ -92,7 +85,7 @@ describe('hot reload of apps (real agent)', () => {
   });
 
   it('an invalid reload changes nothing and names the problem', async () => {
-    const e = await echo();
+    const e = await startEchoServer();
     const [p1, p2] = [await freePort(), await freePort()];
     const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [p1], targets: [e.address] }] } });
     agent.writeConfig({ apps: [{ name: 'web', ports: [p2], targets: [e.address] }, { name: 'dup', ports: [p2], targets: ['nohost'] }] });
