@@ -28,9 +28,16 @@ export interface CommandSpec<M extends string, S extends z.ZodTypeAny, R> {
   /** Schema of the JSON-RPC `params` object; talk arguments are mapped onto it by `fromTalk`. */
   readonly params: S;
   /**
+   * Talk arguments that are plain words, in order: the params they fill
+   * (`['app', 'target']` for `target drain APP HOST:PORT`). Their number must
+   * match; a mismatch is a usage error showing `usage`. For anything else
+   * (optional words, `key=value`, values with spaces) write `fromTalk`.
+   */
+  readonly positional?: readonly string[];
+  /**
    * Maps the talk arguments to params. `args` are the words after the command
    * words; `rest` is the raw remainder of the line (for values with spaces).
-   * Default: no arguments allowed, params `{}`.
+   * Default: `positional`, else no arguments allowed, params `{}`.
    */
   fromTalk?(args: readonly string[], rest: string): z.input<S>;
   handler(params: z.output<S>, ctx: CallContext): R | Promise<R>;
@@ -106,11 +113,15 @@ export class CommandRegistry {
     return await command.handler(parsed.data, ctx);
   }
 
-  /** Talk arguments → params, with a usage error when the command takes none and got some. */
+  /** Talk arguments → params, with a usage error when their number is wrong. */
   talkParams(command: AnyCommand, args: readonly string[], rest: string): unknown {
     if (command.fromTalk) return command.fromTalk(args, rest);
-    if (args.length > 0) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `${command.talk}: takes no arguments (got "${rest}")`);
-    return {};
+    const names = command.positional ?? [];
+    if (args.length !== names.length) {
+      if (names.length === 0) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `${command.talk}: takes no arguments (got "${rest}")`);
+      throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `${command.talk}: usage: ${command.talk} ${command.usage ?? names.map((n) => n.toUpperCase()).join(' ')}`);
+    }
+    return Object.fromEntries(names.map((name, i) => [name, args[i]]));
   }
 
   renderText(command: AnyCommand, result: unknown): string {

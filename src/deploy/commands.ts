@@ -31,13 +31,6 @@ export interface ServiceLogs {
 
 const serviceParam = z.object({ service: z.string().min(1, 'service name required') }).strict();
 
-function oneService(command: string) {
-  return (args: readonly string[]) => {
-    if (args.length !== 1) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `${command}: expected SERVICE`);
-    return { service: args[0]! };
-  };
-}
-
 function deployCommands(services: ServiceDirectory) {
   return [
     defineCommand({
@@ -46,7 +39,7 @@ function deployCommands(services: ServiceDirectory) {
       usage: 'SERVICE',
       summary: 'roll the service to a new version (returns at once; see service info)',
       params: serviceParam,
-      fromTalk: oneService('deploy'),
+      positional: ['service'],
       handler: ({ service }): DeployStarted => {
         const c = services.controller(service);
         const record = c.deploy();
@@ -71,7 +64,7 @@ function deployCommands(services: ServiceDirectory) {
       usage: 'SERVICE',
       summary: 'instances (pids, ports, states), shards, deploy history',
       params: serviceParam,
-      fromTalk: oneService('service info'),
+      positional: ['service'],
       handler: ({ service }): ServiceInfo => services.controller(service).info(),
       renderText: (info) => describeService(info),
     }),
@@ -107,7 +100,7 @@ function deployCommands(services: ServiceDirectory) {
       usage: 'SERVICE',
       summary: 'URL of the service through its app (http://bind:port/rpc)',
       params: serviceParam,
-      fromTalk: oneService('service endpoint'),
+      positional: ['service'],
       handler: ({ service }) => services.endpoint(service),
       renderText: (e) => e.url,
     }),

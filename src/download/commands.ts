@@ -6,7 +6,11 @@ import type { DownloadManager } from './manager.js';
 
 /** The `download.*` control commands (talk `download …`). */
 
-const id = z.number({ invalid_type_error: 'id must be a positive integer' }).int('id must be a positive integer').positive('id must be a positive integer');
+// Talk gives the id as a word: digits become the number JSON-RPC sends.
+const id = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z.number({ invalid_type_error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer'),
+);
 const target = z
   .object({ id: id.optional(), all: z.boolean().optional() })
   .strict()
@@ -45,12 +49,7 @@ function addFromTalk(args: readonly string[]): z.input<typeof addParams> {
 function targetFromTalk(args: readonly string[], what: string): z.input<typeof target> {
   if (args.length !== 1) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `download ${what}: give one job id${what === 'pause' || what === 'resume' ? ' or all' : ''}`);
   if (args[0] === 'all') return { all: true };
-  return { id: /^\d+$/.test(args[0]!) ? Number(args[0]) : (args[0] as unknown as number) };
-}
-
-function idFromTalk(args: readonly string[], what: string): { id: number } {
-  if (args.length !== 1) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `download ${what}: give one job id`);
-  return { id: /^\d+$/.test(args[0]!) ? Number(args[0]) : (args[0] as unknown as number) };
+  return { id: args[0] };
 }
 
 function jobLine(j: JobView): string {
@@ -85,7 +84,7 @@ export function downloadCommands(manager: DownloadManager) {
       usage: 'ID',
       summary: 'one job in full',
       params: z.object({ id }).strict(),
-      fromTalk: (args) => idFromTalk(args, 'info'),
+      positional: ['id'],
       handler: (p): JobView => manager.info(p.id),
     }),
     defineCommand({
@@ -114,7 +113,7 @@ export function downloadCommands(manager: DownloadManager) {
       usage: 'ID',
       summary: 'cancel a job and delete its partial data',
       params: z.object({ id }).strict(),
-      fromTalk: (args) => idFromTalk(args, 'cancel'),
+      positional: ['id'],
       handler: (p): null => {
         manager.cancel(p.id);
         return null;
@@ -126,7 +125,7 @@ export function downloadCommands(manager: DownloadManager) {
       usage: 'ID',
       summary: 'put a failed job back in the queue',
       params: z.object({ id }).strict(),
-      fromTalk: (args) => idFromTalk(args, 'retry'),
+      positional: ['id'],
       handler: (p): null => {
         manager.retry(p.id);
         return null;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
-import { ProxyctlError } from '../errors.js';
 import type { AppInfo } from './app.js';
 import type { AdminState } from './target.js';
 
@@ -39,13 +38,6 @@ function summary(a: AppInfo): AppSummary {
 
 const appParam = z.string().min(1, 'app name required');
 
-function talkTarget(talk: string) {
-  return (args: readonly string[]) => {
-    if (args.length !== 2) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `${talk}: usage: ${talk} APP HOST:PORT`);
-    return { app: args[0]!, target: args[1]! };
-  };
-}
-
 function targetCommand<const M extends string>(method: M, verb: 'drain' | 'enable' | 'disable', state: AdminState, summaryText: string, fwd: ForwardControl) {
   const talk = `target ${verb}`;
   return defineCommand({
@@ -54,7 +46,7 @@ function targetCommand<const M extends string>(method: M, verb: 'drain' | 'enabl
     usage: 'APP HOST:PORT',
     summary: summaryText,
     params: z.object({ app: appParam, target: z.string().min(1, 'target required') }).strict(),
-    fromTalk: talkTarget(talk),
+    positional: ['app', 'target'],
     handler: ({ app, target }): null => {
       fwd.setTargetState(app, target, state);
       return null;
@@ -83,10 +75,7 @@ function forwardCommands(fwd: ForwardControl) {
       usage: 'NAME',
       summary: 'ports, targets with health and state, connections, bytes, failures, foo counters',
       params: z.object({ name: appParam }).strict(),
-      fromTalk: (args) => {
-        if (args.length !== 1) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', 'app info: usage: app info NAME');
-        return { name: args[0]! };
-      },
+      positional: ['name'],
       handler: ({ name }): AppInfo => fwd.app(name).info(),
       renderText: (a) => JSON.stringify(a, null, 2),
     }),

@@ -44,6 +44,15 @@ describe('CommandRegistry', () => {
     await expect(r.invoke(cmd, { spec: 'x', extra: 1 }, { dialect: 'jsonrpc' })).rejects.toBeInstanceOf(ProxyctlError);
   });
 
+  it('maps positional talk words onto the named params, with a usage error on a wrong count', () => {
+    const r = registry();
+    r.add(defineCommand({ method: 'target.drain', talk: 'target drain', usage: 'APP HOST:PORT', positional: ['app', 'target'], summary: '', params: z.object({ app: z.string(), target: z.string() }), handler: () => null }));
+    const cmd = r.byMethod('target.drain')!;
+    expect(r.talkParams(cmd, ['web', '127.0.0.1:81'], 'web 127.0.0.1:81')).toEqual({ app: 'web', target: '127.0.0.1:81' });
+    expect(() => r.talkParams(cmd, ['web'], 'web')).toThrow('target drain: usage: target drain APP HOST:PORT');
+    expect(() => r.talkParams(cmd, ['a', 'b', 'c'], 'a b c')).toThrow('target drain: usage: target drain APP HOST:PORT');
+  });
+
   it('refuses talk arguments for a command that takes none', () => {
     const r = registry();
     expect(() => r.talkParams(r.byMethod('proxy.info')!, ['x'], 'x')).toThrow('proxy info: takes no arguments');
