@@ -1,11 +1,9 @@
-import { createConnection, type Socket } from 'node:net';
-import { statSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, runCli, startAgent, talkLine, tempDir, BIN } from '../../helpers/agent.js';
+import { cleanupAgents, runCli, startAgent, talkLine, tempDir } from '../../helpers/agent.js';
 import { waitFor } from '../../helpers/wait.js';
-import { spawn } from 'node:child_process';
 
 afterEach(cleanupAgents);
 
@@ -322,7 +320,7 @@ describe('CLI exit codes', () => {
   });
 });
 
-// Guard against the test helpers themselves: a server on a socket path that is not an agent.
+// A live listener is never deleted as stale, even when it is not an agent.
 describe('stale-socket detection', () => {
   it('does not mistake a live non-agent listener for stale', async () => {
     const dir = tempDir();
@@ -338,6 +336,3 @@ describe('stale-socket detection', () => {
     }
   });
 });
-
-void spawn;
-void BIN;
