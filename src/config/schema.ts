@@ -130,6 +130,20 @@ const downloadsSchema = z
   .strict()
   .default({});
 
+const forwardSchema = z
+  .object({
+    engine: z
+      .enum(['auto', 'native', 'node'])
+      .default('auto')
+      .describe('data plane of the app proxies: native (the C++ addon: epoll threads, splice), node (the portable TypeScript relay), or auto: native when the addon loaded, else node with one warning naming why (default auto)'),
+    threads: z.number().int().min(0).max(64).default(0).describe('event-loop threads of the native engine; 0 means one per CPU (default 0)'),
+    bind: z.string().default('127.0.0.1').describe('listen address of apps that name no bind of their own (default 127.0.0.1); node-local, never taken from a fleet document'),
+    shutdown_grace: z.number().min(0).default(5).describe('at agent stop, open app connections may finish for this long before both sides are closed; 0 closes them at once (seconds, default 5)'),
+    half_closed_timeout: seconds(30, 'a relayed connection one side has half-closed (sent its FIN) is closed when no byte moved for this long, as HAProxy\'s timeout client-fin/server-fin'),
+  })
+  .strict()
+  .default({});
+
 const healthSchema = z
   .object({
     interval: seconds(5, 'active health check interval'),
@@ -207,6 +221,7 @@ export const configSchema = z
     downloads: downloadsSchema.describe('the download queue'),
     apps: z.array(appSchema).default([]).describe('app proxies'),
     Apps: z.array(flyAppSchema).optional().describe('Fly.io form of apps: [{"Name","Ports","Targets"}], normalised into apps'),
+    forward: forwardSchema.describe('the app proxies\' data plane and connection lifecycle'),
     foo: fooSchema.describe('the Foo line protocol mode of app proxies'),
     services: z.array(serviceSchema).default([]).describe('backend services deployed behind apps'),
   })
@@ -242,3 +257,4 @@ export type AppConfig = Config['apps'][number];
 export type ServiceConfig = Config['services'][number];
 export type ProxyConfig = Config['proxy'];
 export type DownloadsConfig = Config['downloads'];
+export type ForwardConfig = Config['forward'];
