@@ -71,6 +71,7 @@ export class Agent {
       group: config.control.group,
       maxLine: config.control.max_line,
       idleTimeoutMs: config.control.idle_timeout * 1000,
+      maxConnections: config.control.max_connections,
     });
     registerCoreCommands(this.registry, {
       info: () => this.info(),

@@ -41,6 +41,7 @@ const controlSchema = z
     group: z.string().nullable().default(null).describe('group owning the control socket (name or gid), default none'),
     max_line: z.number().int().min(1024).default(65536).describe('longest accepted control line in bytes (default 65536)'),
     idle_timeout: seconds(10, 'a control connection that sends no complete line for this long is closed'),
+    max_connections: z.number().int().min(1).default(256).describe('control connections open at once; one more is answered "error: too many control connections" and closed, so idle clients cannot take the descriptors the app proxies need (default 256)'),
   })
   .strict()
   .default({});

@@ -96,6 +96,8 @@ export class ControlClient {
       try {
         msg = JSON.parse(line) as RpcResponse;
       } catch {
+        // The agent's one plain-text refusal of a whole connection (control.max_connections).
+        if (line.startsWith('error: ')) this.#failAll(new AgentError(/too many control connections/.test(line) ? 'PXC_ERR_TOO_MANY_CONNECTIONS' : 'PXC_ERR_INTERNAL', line.slice(7)));
         continue;
       }
       const waiter = typeof msg.id === 'number' ? this.#pending.get(msg.id) : undefined;

@@ -1,12 +1,15 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
 import { ProxyctlError, toErrorPayload, type ErrorPayload } from '../errors.js';
 import { MAX_SOCKET_PATH_BYTES } from '../config/paths.js';
+import { ensureDir } from '../state/state-dir.js';
 import type { StatsRegistry } from '../stats/registry.js';
-import { rpcCodeFor, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, type RpcId, type RpcResponse } from './jsonrpc.js';
+import { ControlConnection, type ConnectionHandler, type ControlRequest } from './connection.js';
+import { rpcCodeFor, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, type RpcErrorObject } from './jsonrpc.js';
+import { rawBatchIds, rawRequestId } from './raw-ids.js';
 import type { CommandRegistry, Dialect } from './registry.js';
 
 export interface ControlServerOptions {
@@ -16,23 +19,35 @@ export interface ControlServerOptions {
   group: string | null;
   maxLine: number;
   idleTimeoutMs: number;
+  /** Connections open at once; more are answered with an error and closed. */
+  maxConnections: number;
 }
 
-const NEWLINE = 0x0a;
+/** Unsent reply bytes of one connection above which it is not read (its client is not reading). */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+/** Requests of one connection running or waiting to be written; a batch counts as its length. */
+export const MAX_IN_FLIGHT = 32;
+/** Requests in one JSON-RPC batch. */
+export const MAX_BATCH = 256;
+/** How long close() lets clients read their last replies before cutting them. */
+const CLOSE_CUT_MS = 200;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The control socket: one Unix stream socket, two dialects chosen by the first
- * byte of each line. A line starting with `{` is a JSON-RPC 2.0 request and the
- * connection stays open; anything else is a talk line, answered in plain text,
- * after which the connection is closed (as cvmfs_talk).
+ * byte of each line. A line starting with `{` is a JSON-RPC 2.0 request, `[` a
+ * batch of them, and the connection stays open; anything else is a talk line,
+ * answered in plain text, after which the connection is closed (as
+ * cvmfs_talk). Framing, reply order and backpressure: ControlConnection.
  */
 export class ControlServer {
   readonly #registry: CommandRegistry;
   readonly #logger: Logger;
   readonly #opts: ControlServerOptions;
-  readonly #clients = new Set<Socket>();
+  readonly #clients = new Map<Socket, ControlConnection>();
   #server: Server | undefined;
+  #stopping = false;
   /** Requests wait here until the agent has started every subsystem (see `open()`). */
   #opened!: () => void;
   readonly #ready = new Promise<void>((resolve) => (this.#opened = resolve));
@@ -41,6 +56,7 @@ export class ControlServer {
   readonly #active;
   readonly #requests;
   readonly #errors;
+  readonly #refused;
   readonly #rate;
 
   constructor(registry: CommandRegistry, stats: StatsRegistry, logger: Logger, opts: ControlServerOptions) {
@@ -50,8 +66,14 @@ export class ControlServer {
     const s = stats.scope('control');
     this.#connections = s.counter('connections', 'control connections accepted');
     this.#active = s.gauge('active_connections', 'control connections open now', () => this.#clients.size);
+    s.gauge('paused_connections', 'control connections not read now: their clients do not read the replies, or have too many requests in flight', () => {
+      let n = 0;
+      for (const c of this.#clients.values()) if (c.paused) n++;
+      return n;
+    });
     this.#requests = { talk: s.scope('requests').counter('talk', 'talk requests'), jsonrpc: s.scope('requests').counter('jsonrpc', 'JSON-RPC requests') };
     this.#errors = s.counter('errors', 'control requests answered with an error');
+    this.#refused = s.counter('refused', 'control connections refused over control.max_connections');
     this.#rate = s.rate('request_rate', 'control requests per second');
   }
 
@@ -64,10 +86,11 @@ export class ControlServer {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
       throw new ProxyctlError('PXC_ERR_SOCKET_PATH', `socket path is ${Buffer.byteLength(path)} bytes, over the ${MAX_SOCKET_PATH_BYTES}-byte limit of Unix sockets: ${path} (use --socket or a shorter --state-dir)`);
     }
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    ensureDir(dirname(path), 'socket dir');
     await this.#clearStaleSocket(path);
 
-    const server = createServer({ allowHalfOpen: false }, (socket) => this.#onConnection(socket));
+    // Half-open: a client that sent its lines and shut down its side still reads every reply.
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.#onConnection(socket));
     // The umask makes the socket file come into being with the right mode: no window where it is wider.
     const wanted = this.#opts.mode;
     const oldMask = process.umask(0o777 & ~wanted);
@@ -113,74 +136,96 @@ export class ControlServer {
 
   #onConnection(socket: Socket): void {
     this.#connections.inc();
-    this.#clients.add(socket);
-    socket.setTimeout(this.#opts.idleTimeoutMs, () => socket.destroy());
-    socket.on('close', () => this.#clients.delete(socket));
-    socket.on('error', () => socket.destroy());
-
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let talkDone = false;
-
-    socket.on('data', (chunk: Buffer) => {
-      let start = 0;
-      for (;;) {
-        const nl = chunk.indexOf(NEWLINE, start);
-        if (nl === -1) break;
-        const piece = chunk.subarray(start, nl);
-        const line = pendingBytes ? Buffer.concat([...pending, piece]) : piece;
-        pending = [];
-        pendingBytes = 0;
-        start = nl + 1;
-        if (talkDone) return;
-        if (line.length > this.#opts.maxLine) return this.#tooLong(socket, line[0]);
-        if (this.#onLine(socket, line) === 'talk') talkDone = true;
-      }
-      if (start < chunk.length) {
-        pending.push(chunk.subarray(start));
-        pendingBytes += chunk.length - start;
-        if (pendingBytes > this.#opts.maxLine) {
-          const first = pending[0]![0];
-          pending = [];
-          pendingBytes = 0;
-          this.#tooLong(socket, first);
-        }
-      }
+    if (this.#clients.size >= this.#opts.maxConnections) {
+      // Refused at once, so a flood of idle clients cannot hold the descriptors the app proxies need.
+      this.#refused.inc();
+      this.#errors.inc();
+      const err = new ProxyctlError('PXC_ERR_TOO_MANY_CONNECTIONS', `too many control connections (control.max_connections is ${this.#opts.maxConnections}); try again later`);
+      socket.on('error', () => socket.destroy());
+      socket.end(`error: ${err.message}\n`, () => socket.destroy());
+      return;
+    }
+    const connection = new ControlConnection(socket, this.#handler, {
+      maxLine: this.#opts.maxLine,
+      idleTimeoutMs: this.#opts.idleTimeoutMs,
+      maxInFlight: MAX_IN_FLIGHT,
+      maxUnsent: MAX_UNSENT_BYTES,
     });
+    this.#clients.set(socket, connection);
+    socket.on('close', () => this.#clients.delete(socket));
   }
 
-  #tooLong(socket: Socket, firstByte: number | undefined): void {
-    const err = new ProxyctlError('PXC_ERR_LINE_TOO_LONG', `control line longer than ${this.#opts.maxLine} bytes`);
-    this.#errors.inc();
-    socket.removeAllListeners('data');
-    finish(socket, firstByte === 0x7b ? JSON.stringify(rpcError(null, toErrorPayload(err))) + '\n' : `error: ${err.message}\n`);
-  }
+  readonly #handler: ConnectionHandler = {
+    parse: (line) => this.#parse(line),
+    tooLong: (firstByte) => {
+      const err = new ProxyctlError('PXC_ERR_LINE_TOO_LONG', `control line longer than ${this.#opts.maxLine} bytes`);
+      this.#errors.inc();
+      return isRpcStart(firstByte) ? rpcErrorLine('null', toErrorPayload(err)) : `error: ${err.message}\n`;
+    },
+  };
 
-  /** Handles one complete line; returns the dialect it was. */
-  #onLine(socket: Socket, raw: Buffer): Dialect {
-    const dialect: Dialect = raw[0] === 0x7b ? 'jsonrpc' : 'talk';
-    this.#requests[dialect].inc();
-    this.#rate.mark();
+  /** One complete line → a request of its dialect. */
+  #parse(raw: Buffer): ControlRequest {
+    const dialect: Dialect = isRpcStart(raw[0]) ? 'jsonrpc' : 'talk';
     let text: string;
     try {
       text = utf8.decode(raw);
     } catch {
-      const err = new ProxyctlError('PXC_ERR_BAD_ENCODING', 'control line is not valid UTF-8');
+      this.#requests[dialect].inc();
+      this.#rate.mark();
       this.#errors.inc();
-      if (dialect === 'jsonrpc') this.#write(socket, rpcError(null, toErrorPayload(err)));
-      else finish(socket, `error: ${err.message}\n`);
-      return dialect;
+      const err = new ProxyctlError('PXC_ERR_BAD_ENCODING', 'control line is not valid UTF-8');
+      // JSON-RPC goes on after a bad line; talk ends with it, as with any talk line.
+      return dialect === 'jsonrpc' ? settled(rpcErrorLine('null', toErrorPayload(err))) : { ...settled(`error: ${err.message}\n`), last: true };
     }
-    // Bound before the subsystems start (so a second agent is refused early), but
-    // nothing is dispatched until they have: no half-started answers.
-    if (dialect === 'jsonrpc') void this.#ready.then(() => this.#onRpc(socket, text));
-    else void this.#ready.then(() => this.#onTalk(socket, text.replace(/\r$/, '')));
-    return dialect;
+    if (dialect === 'talk') {
+      this.#requests.talk.inc();
+      this.#rate.mark();
+      return { weight: 1, last: true, run: () => this.#onTalk(text.replace(/\r$/, '')) };
+    }
+    return this.#parseRpc(text);
   }
 
-  async #onTalk(socket: Socket, line: string): Promise<void> {
+  #parseRpc(text: string): ControlRequest {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch (err) {
+      this.#requests.jsonrpc.inc();
+      this.#rate.mark();
+      this.#errors.inc();
+      return settled(rpcLine('null', { error: { code: RPC_PARSE_ERROR, message: `parse error: ${(err as Error).message}` } }));
+    }
+    if (!Array.isArray(message)) {
+      const rawId = rawRequestId(text);
+      return { weight: 1, last: false, run: () => this.#onRpc(message, rawId) };
+    }
+    // A batch (JSON-RPC 2.0 §6): one array reply of the non-notification replies, none when all are notifications.
+    if (message.length === 0 || message.length > MAX_BATCH) {
+      this.#requests.jsonrpc.inc();
+      this.#rate.mark();
+      this.#errors.inc();
+      const why = message.length === 0 ? 'an empty batch' : `a batch of ${message.length} requests (at most ${MAX_BATCH})`;
+      return settled(rpcLine('null', { error: { code: RPC_INVALID_REQUEST, message: `invalid request: ${why}` } }));
+    }
+    const rawIds = rawBatchIds(text);
+    const batch = message as unknown[];
+    return {
+      weight: batch.length,
+      last: false,
+      run: async () => {
+        const replies = await Promise.all(batch.map((m, i) => this.#onRpc(m, rawIds[i], false)));
+        const sent = replies.filter((r): r is string => r !== null);
+        return sent.length === 0 ? null : `[${sent.join(',')}]\n`;
+      },
+    };
+  }
+
+  async #onTalk(line: string): Promise<string> {
     let reply: string;
     try {
+      await this.#ready;
+      this.#refuseIfStopping();
       if (line.trim() === '') throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', "empty command; try 'help'");
       const match = this.#registry.matchTalk(line);
       if (!match) throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', this.#registry.unknownTalk(line));
@@ -191,36 +236,53 @@ export class ControlServer {
       this.#errors.inc();
       reply = `error: ${this.#explain(err).message}`;
     }
-    finish(socket, reply.endsWith('\n') ? reply : reply + '\n');
+    return reply.endsWith('\n') ? reply : reply + '\n';
   }
 
-  async #onRpc(socket: Socket, line: string): Promise<void> {
-    let id: RpcId = null;
-    let request: unknown;
-    try {
-      request = JSON.parse(line);
-    } catch (err) {
+  /**
+   * One JSON-RPC request object (alone, or an element of a batch) → its reply
+   * (without the newline when in a batch), or null for a notification.
+   * `rawId` is the id's source text: a number id is echoed as sent.
+   */
+  async #onRpc(message: unknown, rawId: string | undefined, alone = true): Promise<string | null> {
+    this.#requests.jsonrpc.inc();
+    this.#rate.mark();
+    const end = alone ? '\n' : '';
+    const r = (message !== null && typeof message === 'object' && !Array.isArray(message) ? message : {}) as Record<string, unknown>;
+    const hasId = Object.hasOwn(r, 'id');
+    const idValid = !hasId || r.id === null || typeof r.id === 'string' || typeof r.id === 'number';
+    if (!idValid) {
       this.#errors.inc();
-      return this.#write(socket, { jsonrpc: '2.0', id: null, error: { code: RPC_PARSE_ERROR, message: `parse error: ${(err as Error).message}` } });
+      return rpcLine('null', { error: { code: RPC_INVALID_REQUEST, message: 'invalid request: id must be a string, a number or null' } }, end);
     }
-    const r = request as Record<string, unknown>;
-    if (typeof r.id === 'string' || typeof r.id === 'number') id = r.id;
-    const isNotification = !('id' in r);
+    const idText = !hasId || r.id === null ? 'null' : typeof r.id === 'number' && rawId !== undefined ? rawId : JSON.stringify(r.id);
     if (r.jsonrpc !== '2.0' || typeof r.method !== 'string' || (r.params !== undefined && (typeof r.params !== 'object' || r.params === null))) {
       this.#errors.inc();
-      return this.#write(socket, { jsonrpc: '2.0', id, error: { code: RPC_INVALID_REQUEST, message: 'invalid request: expected {"jsonrpc":"2.0","method":string,"params"?:object,"id"?}' } });
+      return rpcLine(idText, { error: { code: RPC_INVALID_REQUEST, message: 'invalid request: expected {"jsonrpc":"2.0","method":string,"params"?:object,"id"?:string|number|null}' } }, end);
     }
-    let response: RpcResponse;
+    let body: RpcBody;
     try {
+      await this.#ready;
+      this.#refuseIfStopping();
       const command = this.#registry.byMethod(r.method);
       if (!command) throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', `method not found: ${r.method}`);
       const result = await this.#registry.invoke(command, r.params, { dialect: 'jsonrpc' });
-      response = { jsonrpc: '2.0', id, result: result ?? null };
+      body = { result: result ?? null };
     } catch (err) {
       this.#errors.inc();
-      response = rpcError(id, this.#explain(err));
+      body = rpcErrorBody(this.#explain(err));
     }
-    if (!isNotification) this.#write(socket, response);
+    if (!hasId) return null; // a notification: no reply, not even an error
+    try {
+      return rpcLine(idText, body, end);
+    } catch (err) {
+      // A result JSON cannot express (a cycle, a BigInt): the caller still gets an answer.
+      return rpcLine(idText, rpcErrorBody(this.#explain(err)), end);
+    }
+  }
+
+  #refuseIfStopping(): void {
+    if (this.#stopping) throw new ProxyctlError('PXC_ERR_SHUTTING_DOWN', 'the agent is shutting down');
   }
 
   #explain(err: unknown): ErrorPayload {
@@ -229,26 +291,31 @@ export class ControlServer {
     return payload;
   }
 
-  #write(socket: Socket, response: RpcResponse): void {
-    if (!socket.destroyed && socket.writable) socket.write(JSON.stringify(response) + '\n');
-  }
-
   /** Starts answering requests; until then they wait (the agent is still starting its subsystems). */
   open(): void {
     this.#opened();
   }
 
-  /** Stops accepting, closes every client and removes the socket file. */
+  /**
+   * From now on every request is answered with PXC_ERR_SHUTTING_DOWN; the
+   * socket stays bound, so no second agent takes the path while this one is
+   * still stopping.
+   */
+  refuseNew(): void {
+    this.#stopping = true;
+  }
+
+  /** Stops accepting, ends every client after its replies in flight (cut after 200 ms) and removes the socket file. */
   async close(): Promise<void> {
+    this.#stopping = true;
     const server = this.#server;
     this.#server = undefined;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.#clients) c.end();
-    // Give clients a moment to read their last reply, then cut them.
+    for (const c of this.#clients.values()) c.end();
     const cut = setTimeout(() => {
-      for (const c of this.#clients) c.destroy();
-    }, 200);
+      for (const socket of this.#clients.keys()) socket.destroy();
+    }, CLOSE_CUT_MS);
     await closed;
     clearTimeout(cut);
     try {
@@ -259,19 +326,29 @@ export class ControlServer {
   }
 }
 
-/**
- * The last reply on a connection: once it is flushed the connection is closed
- * outright, so a client that never half-closes (or is still sending a huge
- * line) does not hold it until the idle timeout. A Unix socket peer still
- * reads what was written before the close.
- */
-function finish(socket: Socket, reply: string): void {
-  if (socket.destroyed) return;
-  socket.end(reply, () => socket.destroy());
+/** A request whose reply is already known (a line refused before dispatch). */
+function settled(reply: string): ControlRequest {
+  return { weight: 1, last: false, run: () => Promise.resolve(reply) };
 }
 
-function rpcError(id: RpcId, payload: ErrorPayload): RpcResponse {
-  return { jsonrpc: '2.0', id, error: { code: rpcCodeFor(payload.code), message: payload.message, data: { code: payload.code } } };
+function isRpcStart(byte: number | undefined): boolean {
+  return byte === 0x7b || byte === 0x5b; // '{' a request, '[' a batch
+}
+
+type RpcBody = { result: unknown } | { error: RpcErrorObject };
+
+function rpcErrorBody(payload: ErrorPayload): { error: RpcErrorObject } {
+  return { error: { code: rpcCodeFor(payload.code), message: payload.message, data: { code: payload.code } } };
+}
+
+/** A reply line; `idText` is JSON text (the client's own token for a number id). */
+function rpcLine(idText: string, body: RpcBody, end = '\n'): string {
+  const tail = 'result' in body ? `"result":${JSON.stringify(body.result)}` : `"error":${JSON.stringify(body.error)}`;
+  return `{"jsonrpc":"2.0","id":${idText},${tail}}${end}`;
+}
+
+function rpcErrorLine(idText: string, payload: ErrorPayload): string {
+  return rpcLine(idText, rpcErrorBody(payload));
 }
 
 function resolveGid(group: string): number {
