@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   PXC_ERR_SOCKET_IN_USE: 'another agent is already serving the control socket',
   PXC_ERR_SOCKET_PATH: 'the control socket path is too long or its directory unusable',
   PXC_ERR_STATE_DIR: 'the state directory cannot be created or is not a directory',
+  PXC_ERR_STATE_LOCKED: 'another agent holds the state directory (the message names its pid and socket)',
   PXC_ERR_TOO_MANY_CONNECTIONS: 'the agent has control.max_connections control connections open; try again later',
   PXC_ERR_AGENT_UNREACHABLE: 'the CLI could not connect to the agent',
   PXC_ERR_TIMEOUT: 'the agent did not answer in time',

@@ -1,9 +1,10 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveSocketPath, resolveStateDir } from '../../src/config/paths.js';
 import { ProxyctlError } from '../../src/errors.js';
+import { ensureDir } from '../../src/state/state-dir.js';
 import { EXIT_FAILED } from '../../src/cli/exit-codes.js';
 import { ownError, printOwnError } from '../../src/cli/client-command.js';
 
@@ -39,6 +40,13 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     const stateDir = resolveStateDir(flags['state-dir']);
     const socketPath = resolveSocketPath({ socket: flags.socket, stateDir });
     const configPath = flags.config ? resolve(flags.config) : null;
+    // Before loading any agent code: a state dir that cannot be made fails at once, with its reason.
+    try {
+      ensureDir(stateDir, 'state dir');
+    } catch (err) {
+      if (err instanceof ProxyctlError) throw ownError(err.message, EXIT_FAILED);
+      throw err;
+    }
     if (flags.detach) return this.#detach(stateDir, socketPath, configPath, flags['log-level'], flags['detach-timeout']);
     const { runAgent } = await import('../../src/agent/main.js');
     try {
@@ -47,6 +55,9 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
       if (err instanceof ProxyctlError) throw ownError(err.message, EXIT_FAILED);
       throw err;
     }
+    // Stopped: everything is closed or was abandoned at the stop deadline, and
+    // what an abandoned part still holds must not keep the process alive.
+    process.exit(0);
   }
 
   async #detach(stateDir: string, socketPath: string, configPath: string | null, logLevel: string | undefined, timeoutS: number): Promise<void> {
@@ -54,20 +65,24 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     // An agent already answering: say so plainly instead of starting a child that fails into the log.
     const running = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 }).catch(() => null);
     if (running !== null) throw ownError(`another agent is already running on ${socketPath} (pid ${running}; stop it with 'proxyctl agent stop', or use --socket)`, EXIT_FAILED);
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const logPath = join(stateDir, 'agent.log');
-    const log = openSync(logPath, 'a');
+    const log = openSync(logPath, 'a', 0o600);
+    // An agent.log made before logs were private: narrow it (it may name URLs and paths).
+    if ((fstatSync(log).mode & 0o077) !== 0) fchmodSync(log, 0o600);
+    // Where this attempt's lines start: a failure shows only those, not an earlier run's.
+    const logStart = fstatSync(log).size;
     const args = [process.argv[1]!, 'agent', 'start', '--state-dir', stateDir, '--socket', socketPath];
     if (configPath) args.push('--config', configPath);
     if (logLevel) args.push('--log-level', logLevel);
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    closeSync(log);
     let exited: number | null = null;
     child.once('exit', (code) => (exited = code ?? 1));
     const deadline = Date.now() + timeoutS * 1000;
     while (Date.now() < deadline) {
       if (exited !== null) {
-        const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n');
-        throw ownError(`agent exited with code ${exited} before its socket answered; last lines of ${logPath}:\n${tail}`, EXIT_FAILED);
+        const tail = readFrom(logPath, logStart).trim().split('\n').slice(-5).join('\n');
+        throw ownError(`agent exited with code ${exited} before its socket answered; ${tail ? `last lines of ${logPath}:\n${tail}` : `nothing in ${logPath}`}`, EXIT_FAILED);
       }
       try {
         const pid = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 });
@@ -83,5 +98,24 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     }
     child.kill('SIGTERM');
     throw ownError(`agent did not answer on ${socketPath} within ${timeoutS} s; see ${logPath}`, EXIT_FAILED);
+  }
+}
+
+/** The text of `path` from byte `from` on (its last 64 KiB at most). */
+function readFrom(path: string, from: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const offset = Math.max(from, size - 65536);
+    const buf = Buffer.alloc(Math.max(0, size - offset));
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }

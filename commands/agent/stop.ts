@@ -1,19 +1,21 @@
 import { Flags } from '@oclif/core';
+import { readFileSync } from 'node:fs';
 import { ClientCommand } from '../../src/cli/client-command.js';
 
 export default class AgentStop extends ClientCommand {
   static override summary = 'Stop the agent gracefully and wait until it has exited';
-  static override description = 'Asks the agent to shut down over the socket (apps stop accepting, services are stopped, state is flushed, the socket file removed) and waits for the process to exit.';
+  static override description =
+    "Asks the agent to shut down over the socket (apps stop accepting, open app connections get forward.shutdown_grace to finish, services are stopped, state is flushed, the socket file and the state dir's lock released last) and waits for the process to exit. The agent's own stop takes at most forward.shutdown_grace + the longest services[].stop_timeout + 2 s; told --timeout, it also makes sure to be gone 1 s before that (a shorter --timeout cuts the grace and SIGKILLs instances rather than leaving the agent running), so the agent and everything it started are gone when this command reports it stopped.";
   static override examples = ['<%= config.bin %> agent stop', '<%= config.bin %> agent stop --timeout 60'];
   static override flags = {
-    timeout: Flags.integer({ description: 'seconds to wait for the process to exit', default: 30, min: 1 }),
+    timeout: Flags.integer({ description: 'seconds to wait for the process to exit; the agent is told, and exits within it', default: 30, min: 1 }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AgentStop);
     const socket = this.socketPath(flags);
     const { pid } = await this.call(socket, 'agent.status', {});
-    await this.call(socket, 'agent.shutdown', {});
+    await this.call(socket, 'agent.shutdown', { timeout: flags.timeout });
     const deadline = Date.now() + flags.timeout * 1000;
     while (isAlive(pid)) {
       if (Date.now() > deadline) this.fail(`agent (pid ${pid}) still running after ${flags.timeout} s`);
@@ -23,11 +25,17 @@ export default class AgentStop extends ClientCommand {
   }
 }
 
+/** True while the process runs; an exited one waiting to be reaped (a zombie) holds nothing and counts as gone. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: kill(0) has the last word
   }
 }

@@ -7,8 +7,11 @@ import { ControlServer } from '../control/server.js';
 import { StatsRegistry } from '../stats/registry.js';
 import { registerProcessStats } from '../stats/process-stats.js';
 import { StateStore } from '../state/state-db.js';
+import { ensureDir, formatMode, secureStateDir } from '../state/state-dir.js';
+import { StateDirLock } from '../state/state-lock.js';
 import { packageVersion } from '../version.js';
 import { registerCoreCommands, type AgentInfo, type ReloadResult } from './core-commands.js';
+import { closeInOrder, shutdownBudgetMs, type StepOutcome } from './shutdown.js';
 import type { Subsystem } from './subsystem.js';
 import { createSubsystems } from './subsystems.js';
 
@@ -19,8 +22,8 @@ export interface AgentOptions {
   stateDir: string;
   socketPath: string;
   logger: Logger;
-  /** Called when a client asks the agent to shut down. */
-  onShutdownRequest: () => void;
+  /** Called when a client asks the agent to shut down, with the seconds it will wait (agent stop --timeout), if it said. */
+  onShutdownRequest: (timeoutS?: number) => void;
 }
 
 /**
@@ -34,6 +37,7 @@ export class Agent {
   readonly #startedAt = Date.now();
   readonly #version = packageVersion();
   #config: Config;
+  #lock: StateDirLock | undefined;
   #state: StateStore | undefined;
   #control: ControlServer | undefined;
   #subsystems: Subsystem[] = [];
@@ -49,7 +53,10 @@ export class Agent {
     return this.#config;
   }
 
-  /** Opens the socket (refusing a second agent), the state DB, then starts every subsystem. */
+  /**
+   * Locks the state dir (refusing a second agent), opens the socket (refusing
+   * a live one on the same path), the state DB, then starts every subsystem.
+   */
   static async start(opts: AgentOptions): Promise<Agent> {
     const agent = new Agent(opts, opts.config);
     try {
@@ -64,7 +71,12 @@ export class Agent {
   async #start(): Promise<void> {
     const { logger, stateDir, socketPath } = this.#opts;
     const config = this.#config;
-    // The socket first: a second agent must be refused before it touches shared state.
+    // The state dir's lock before anything else: a second agent must be refused before it touches shared state.
+    ensureDir(stateDir, 'state dir');
+    this.#lock = StateDirLock.acquire(stateDir, { pid: process.pid, socket: socketPath });
+    const loose = secureStateDir(stateDir);
+    if (loose?.tightened) logger.warn({ state_dir: stateDir, mode: formatMode(loose.mode) }, `state dir ${stateDir} was mode ${formatMode(loose.mode)} (group or others could read state.db and the logs); changed to 0700`);
+    else if (loose) logger.warn({ state_dir: stateDir, mode: formatMode(loose.mode), owner_uid: loose.foreignOwner }, `state dir ${stateDir} is mode ${formatMode(loose.mode)} and owned by uid ${loose.foreignOwner}, not this agent's user: group or others may read state.db and the logs`);
     this.#control = new ControlServer(this.registry, this.stats, logger.child({ sub: 'control' }), {
       path: socketPath,
       mode: parseInt(config.control.mode, 8),
@@ -77,7 +89,7 @@ export class Agent {
       info: () => this.info(),
       reload: () => this.reload(),
       stats: () => this.stats.snapshot(),
-      shutdown: () => this.#opts.onShutdownRequest(),
+      shutdown: (timeoutS) => this.#opts.onShutdownRequest(timeoutS),
     });
     this.#stopProcessStats = registerProcessStats(this.stats);
     await this.#control.listen();
@@ -134,21 +146,32 @@ export class Agent {
     return next;
   }
 
-  /** Stops in reverse order of start: socket first (no new commands), subsystems, state. */
-  async close(): Promise<void> {
-    await this.#control?.close();
-    this.#control = undefined;
-    for (const s of this.#subsystems.reverse()) {
-      try {
-        await s.close();
-      } catch (err) {
-        this.#opts.logger.error({ err, subsystem: s.name }, 'subsystem failed to close');
-      }
-    }
+  /**
+   * Stops within `budgetMs` (default: forward.shutdown_grace + the longest
+   * service stop_timeout + 2 s, see shutdown.ts). New commands are refused at
+   * once; subsystems close in reverse order of start, one that overruns the
+   * deadline is abandoned; then the state DB closes, and last the socket file
+   * and the state-dir lock go, so no second agent can start beside this one
+   * while anything of it still runs. Never throws; returns what each
+   * subsystem's close came to.
+   */
+  async close(budgetMs = shutdownBudgetMs(this.#config)): Promise<StepOutcome[]> {
+    const deadline = Date.now() + budgetMs;
+    this.#control?.refuseNew();
+    const outcomes = await closeInOrder(this.#subsystems.reverse(), deadline, this.#opts.logger);
     this.#subsystems = [];
-    this.#state?.close();
+    try {
+      this.#state?.close();
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'state DB failed to close');
+    }
     this.#state = undefined;
     this.#stopProcessStats?.();
     this.stats.close();
+    await this.#control?.close();
+    this.#control = undefined;
+    this.#lock?.release();
+    this.#lock = undefined;
+    return outcomes;
   }
 }

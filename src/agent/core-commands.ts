@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ProxyctlError } from '../errors.js';
 import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
 import type { StatsSnapshot } from '../stats/registry.js';
 
@@ -21,7 +22,8 @@ export interface AgentControl {
   info(): AgentInfo;
   reload(): Promise<ReloadResult>;
   stats(): StatsSnapshot;
-  shutdown(): void;
+  /** `timeoutS`: how long the caller waits for the process to be gone (agent stop --timeout). */
+  shutdown(timeoutS?: number): void;
 }
 
 export interface HelpEntry {
@@ -68,11 +70,20 @@ function coreCommands(agent: AgentControl, registry: CommandRegistry) {
     defineCommand({
       method: 'agent.shutdown',
       talk: 'shutdown',
-      summary: 'stop the agent gracefully',
-      params: none,
-      handler: (): null => {
+      usage: '[TIMEOUT]',
+      summary: 'stop the agent gracefully; TIMEOUT: seconds the caller waits, the agent is gone by then',
+      params: z
+        .object({
+          timeout: z.number().positive().optional().describe('seconds the caller waits for the process to exit; the agent shortens its stop to fit (default: its own budget)'),
+        })
+        .strict(),
+      fromTalk: (args) => {
+        if (args.length > 1) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', 'shutdown: usage: shutdown [TIMEOUT]');
+        return args.length === 0 ? {} : { timeout: Number(args[0]) };
+      },
+      handler: ({ timeout }): null => {
         // Answer first, then stop: the reply must reach the caller.
-        setImmediate(() => agent.shutdown());
+        setImmediate(() => agent.shutdown(timeout));
         return null;
       },
     }),

@@ -1,6 +1,7 @@
 import { destination, pino, type Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { Agent } from './agent.js';
+import { stopBudgetMs } from './shutdown.js';
 
 export interface RunAgentOptions {
   configPath: string | null;
@@ -14,10 +15,16 @@ function createLogger(level: string): Logger {
   return pino({ level, base: { pid: process.pid } }, destination({ fd: 2, sync: true }));
 }
 
+/** How long after its own stop deadline the process is cut off, should a stop step escape the deadline. */
+const WATCHDOG_SLACK_MS = 2000;
+
 /**
  * Runs the agent in the foreground until SIGTERM, SIGINT or a `shutdown`
- * command; resolves once everything is closed and the socket file is gone.
- * SIGHUP reloads the config; SIGUSR1 writes the stats JSON to stdout.
+ * command; resolves once everything is closed or abandoned (see
+ * shutdown.ts) and the socket file and state-dir lock are released. The
+ * caller must then exit the process: an abandoned subsystem may still hold
+ * handles that would keep it alive. SIGHUP reloads the config; SIGUSR1
+ * writes the stats JSON to stdout.
  */
 export async function runAgent(opts: RunAgentOptions): Promise<void> {
   const config = await loadConfig(opts.configPath);
@@ -26,11 +33,18 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
-  const stop = (reason: string): Promise<void> => {
+  const stop = (reason: string, timeoutS?: number): Promise<void> => {
     stopping ??= (async () => {
-      logger.info({ reason }, 'agent stopping');
-      await agent?.close();
-      logger.info('agent stopped');
+      const budgetMs = stopBudgetMs(agent?.config ?? config, timeoutS);
+      logger.info({ reason, budget_ms: budgetMs }, 'agent stopping');
+      // Last resort: a stop step that escapes its deadline must not keep the process (and what it holds) alive.
+      setTimeout(() => {
+        logger.fatal({ budget_ms: budgetMs }, 'agent stop overran its deadline; exiting now');
+        process.exit(1);
+      }, budgetMs + WATCHDOG_SLACK_MS).unref();
+      const outcomes = (await agent?.close(budgetMs)) ?? [];
+      const abandoned = outcomes.filter((o) => o.result === 'abandoned').map((o) => o.name);
+      logger.info(abandoned.length ? { abandoned } : {}, 'agent stopped');
       resolveDone();
     })();
     return stopping;
@@ -47,7 +61,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
       stateDir: opts.stateDir,
       socketPath: opts.socketPath,
       logger,
-      onShutdownRequest: () => void stop('shutdown command'),
+      onShutdownRequest: (timeoutS) => void stop('shutdown command', timeoutS),
     });
   } catch (err) {
     process.off('SIGTERM', onTerm);

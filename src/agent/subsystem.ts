@@ -19,7 +19,7 @@ export interface SubsystemContext {
 /**
  * A long-lived part of the agent. The agent starts subsystems in order, calls
  * `reload` with every new valid config (SIGHUP, `reload`), and closes them in
- * reverse order at shutdown.
+ * reverse order at shutdown, within the agent's stop deadline (see shutdown.ts).
  */
 export interface Subsystem {
   readonly name: string;
@@ -27,4 +27,9 @@ export interface Subsystem {
   /** Applies a new, already validated config. Must not throw for per-item problems (report them instead). */
   reload(config: Config): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Called when close() overran the agent's stop deadline and the process is
+   * about to exit: let go of what would outlive it (SIGKILL child processes).
+   */
+  abort?(): void;
 }

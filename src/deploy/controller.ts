@@ -121,6 +121,8 @@ export class DeploymentController {
   /** The app each instance was added to (a reload may move the service to another app). */
   readonly #appOf = new WeakMap<Instance, string>();
   readonly #abort = new AbortController();
+  /** Every instance launched that has not exited (kill() reaches them all). */
+  readonly #live = new Set<Instance>();
   #pullTimer: NodeJS.Timeout | undefined;
   #pulling = false;
   #closing: Promise<void> | undefined;
@@ -265,10 +267,10 @@ export class DeploymentController {
     record.phases.push({ state, at: iso(Date.now()) });
   }
 
-  #launch(cfg: ServiceConfig, version: number): Promise<Instance> {
+  async #launch(cfg: ServiceConfig, version: number): Promise<Instance> {
     const ph = this.#deps.placeholders;
     const env = Object.fromEntries(Object.entries(cfg.env).map(([k, v]) => [k, expandPlaceholders(v, ph)]));
-    return Instance.launch({
+    const inst = await Instance.launch({
       service: cfg.name,
       version,
       argv: cfg.command.map((a) => expandPlaceholders(a, ph)),
@@ -281,6 +283,8 @@ export class DeploymentController {
       },
       onExit: (i, exit) => this.#onExit(i, exit),
     });
+    if (!inst.exit) this.#live.add(inst);
+    return inst;
   }
 
   /** null when ready, else why not (the last probe's answer, or the exit). */
@@ -317,6 +321,7 @@ export class DeploymentController {
   }
 
   #onExit(inst: Instance, exit: ExitInfo): void {
+    this.#live.delete(inst);
     if (exit.expected) return;
     const role = inst === this.#current ? 'current' : inst === this.#previous ? 'previous' : inst === this.#launching ? 'launching' : 'retired';
     if (role === 'launching' || role === 'retired') {
@@ -393,6 +398,11 @@ export class DeploymentController {
       this.#deps.stats.remove();
     })();
     return this.#closing;
+  }
+
+  /** SIGKILL to every instance's process group now (the agent's stop deadline passed during close()). */
+  kill(): void {
+    for (const inst of this.#live) inst.kill();
   }
 
   #health(): ServiceSummary['health'] {

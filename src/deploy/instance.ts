@@ -156,6 +156,11 @@ export class Instance {
     return this.#stopping;
   }
 
+  /** SIGKILL to the process group at once, stop() or not (the agent is about to exit). */
+  kill(): void {
+    this.#signal('SIGKILL');
+  }
+
   #signal(sig: NodeJS.Signals): void {
     const pid = this.#child.pid;
     if (pid === undefined || this.#exit) return;

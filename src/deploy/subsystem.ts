@@ -20,6 +20,8 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
   readonly #client = new InstanceClient();
   readonly #controllers = new Map<string, DeploymentController>();
   readonly #placeholders: PlaceholderValues;
+  /** Controllers not yet closed, those a reload removed included: abort() reaches their instances. */
+  readonly #open = new Set<DeploymentController>();
   #config: Config;
 
   constructor(ctx: SubsystemContext, targets: AppTargets) {
@@ -43,6 +45,7 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
       this.#controllers.delete(name);
       this.#ctx.logger.info({ service: name }, `service ${name} removed from the config: stopping its instances`);
       await c.close();
+      this.#open.delete(c);
     }
     for (const svc of config.services) {
       const c = this.#controllers.get(svc.name);
@@ -58,7 +61,13 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
   async close(): Promise<void> {
     await Promise.all([...this.#controllers.values()].map((c) => c.close()));
     this.#controllers.clear();
+    this.#open.clear();
     await this.#client.close();
+  }
+
+  /** The agent's stop deadline passed while instances were stopping: SIGKILL them, nothing may outlive the agent. */
+  abort(): void {
+    for (const c of this.#open) c.kill();
   }
 
   controller(name: string): DeploymentController {
@@ -88,6 +97,7 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
       placeholders: this.#placeholders,
     });
     this.#controllers.set(svc.name, c);
+    this.#open.add(c);
     return c;
   }
 

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensureDir } from './state-dir.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -17,16 +18,40 @@ export interface OpenDatabaseOptions {
 /**
  * Opens a SQLite file the way every proxyctl store wants it: WAL (readers never
  * block the writer, a crash loses at most the transaction in flight), a busy
- * timeout so two processes sharing a file wait instead of failing.
+ * timeout so two processes sharing a file wait instead of failing, and mode
+ * 0600 (it holds download URLs and bytes, notes).
  */
 export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): SqliteDatabase {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  ensureDir(dirname(path), 'database dir');
+  makePrivate(path);
   const db = new Database(path);
   if (opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   return db;
+}
+
+/**
+ * SQLite creates its files 0644 less the umask, and gives the -wal and -shm
+ * files the mode of the database file: so the database file is created (or
+ * narrowed, when ours and wider) to 0600 before SQLite opens it, and a -wal or
+ * -shm left from an older run is narrowed too. An existing file is never
+ * opened here: closing a descriptor of it would drop the fcntl locks of a
+ * connection this process already has on it.
+ */
+function makePrivate(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const euid = process.geteuid?.();
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st && (st.mode & 0o077) !== 0 && st.uid === euid) chmodSync(p, st.mode & 0o700);
+  }
 }
 
 /**

@@ -165,9 +165,10 @@ describe('control socket: lifecycle', () => {
     expect(await second.talk('pid')).toBe(`${second.pid}\n`);
   });
 
+  // (A second agent on the same state dir is refused by its lock first: test/integration/agent/lifecycle.test.ts.)
   it('refuses a second agent on a live socket with a clear message', async () => {
     const first = await startAgent();
-    const r = await runCli(['agent', 'start', '--state-dir', first.stateDir]);
+    const r = await runCli(['agent', 'start', '--state-dir', tempDir(), '--socket', first.socket]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`another agent is already running on ${first.socket}`);
     expect(await first.talk('pid')).toBe(`${first.pid}\n`);
