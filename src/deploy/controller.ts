@@ -5,6 +5,7 @@ import type { AppTargets } from '../forward/api.js';
 import type { StatsScope } from '../stats/registry.js';
 import type { DataStoreStats } from './data-proxy/protocol.js';
 import { Instance, type ExitInfo } from './instance.js';
+import type { InstanceLedger } from './leftovers.js';
 import { LineRing, type LogLine } from './log-lines.js';
 import { expandPlaceholders, type PlaceholderValues } from './placeholders.js';
 import { RPC_METHOD_NOT_FOUND, RpcCallError, type InstanceClient } from './probe.js';
@@ -86,6 +87,8 @@ export interface ControllerDeps {
   readonly placeholders: PlaceholderValues;
   /** Where instances listen (the app connects there). */
   readonly host?: string;
+  /** Records running instances in state.db, so a next agent can stop them after a crash of this one. */
+  readonly ledger?: InstanceLedger;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -283,7 +286,10 @@ export class DeploymentController {
       },
       onExit: (i, exit) => this.#onExit(i, exit),
     });
-    if (!inst.exit) this.#live.add(inst);
+    if (!inst.exit) {
+      this.#live.add(inst);
+      this.#deps.ledger?.record(inst);
+    }
     return inst;
   }
 
@@ -322,6 +328,7 @@ export class DeploymentController {
 
   #onExit(inst: Instance, exit: ExitInfo): void {
     this.#live.delete(inst);
+    this.#deps.ledger?.forget(inst.pid);
     if (exit.expected) return;
     const role = inst === this.#current ? 'current' : inst === this.#previous ? 'previous' : inst === this.#launching ? 'launching' : 'retired';
     if (role === 'launching' || role === 'retired') {

@@ -4,6 +4,7 @@ import { ProxyctlError } from '../errors.js';
 import type { AppTargets } from '../forward/api.js';
 import { deployCommands, type ServiceDirectory } from './commands.js';
 import { DeploymentController } from './controller.js';
+import { InstanceLedger } from './leftovers.js';
 import { proxyctlBin, type PlaceholderValues } from './placeholders.js';
 import { InstanceClient } from './probe.js';
 
@@ -20,6 +21,7 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
   readonly #client = new InstanceClient();
   readonly #controllers = new Map<string, DeploymentController>();
   readonly #placeholders: PlaceholderValues;
+  readonly #ledger: InstanceLedger;
   /** Controllers not yet closed, those a reload removed included: abort() reaches their instances. */
   readonly #open = new Set<DeploymentController>();
   #config: Config;
@@ -29,10 +31,14 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     this.#targets = targets;
     this.#config = ctx.config;
     this.#placeholders = { proxyctl: proxyctlBin(), node: process.execPath, state_dir: ctx.stateDir };
+    this.#ledger = new InstanceLedger(ctx.state.db);
     ctx.registry.add(...deployCommands(this));
   }
 
   async start(): Promise<void> {
+    // Instances a crashed agent left running would hold their ports and state: stopped before anything launches.
+    const stopMs = new Map(this.#config.services.map((s) => [s.name, s.stop_timeout * 1000]));
+    await this.#ledger.reap((service) => stopMs.get(service) ?? DEFAULT_REAP_STOP_MS, this.#ctx.logger.child({ sub: 'deploy' }));
     for (const svc of this.#config.services) this.#add(svc);
     await Promise.all([...this.#controllers.values()].map((c) => this.#initialDeploy(c)));
   }
@@ -95,6 +101,7 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
       stats: this.#ctx.stats.scope('services', { service: svc.name }),
       client: this.#client,
       placeholders: this.#placeholders,
+      ledger: this.#ledger,
     });
     this.#controllers.set(svc.name, c);
     this.#open.add(c);
@@ -110,6 +117,9 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     await c.settled();
   }
 }
+
+/** How long a leftover of a service no longer in the config gets between SIGTERM and SIGKILL. */
+const DEFAULT_REAP_STOP_MS = 10_000;
 
 export function createDeploy(ctx: SubsystemContext, targets: AppTargets): DeploySubsystem {
   return new DeploySubsystem(ctx, targets);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,5 +143,30 @@ describe('agent stop', () => {
     expect(existsSync(agent.socket)).toBe(false);
     expect(agent.stderr()).toMatch(/deploy did not close within \d+ ms; abandoned/);
     client.destroy();
+  });
+});
+
+describe('after a kill -9 of the agent', () => {
+  it('the next agent stops the service instances the first one left running, and says so, before it launches new ones', async () => {
+    // A state dir others can read: tightened to 0700 at start, with a warning.
+    const stateDir = tempDir();
+    chmodSync(stateDir, 0o755);
+    const svcPort = await freePort();
+    const config = { apps: [{ name: 'svc', ports: [svcPort] }], services: [service('custom', 'svc', { stop_timeout: 2 })] };
+    const first = await startAgent({ stateDir, config, logLevel: 'info' });
+    expect(first.stderr()).toContain(`state dir ${stateDir} was mode 0755 (group or others could read state.db and the logs); changed to 0700`);
+    expect(mode(stateDir)).toBe(0o700);
+    const old = await waitFor('v1 ready', async () => (await first.rpc<ServiceInfo>('service.info', { service: 'custom' })).current?.pid);
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'agent.lock', 'agent.pid']) expect([f, mode(join(stateDir, f))]).toEqual([f, 0o600]);
+
+    await first.kill9();
+    expect(running(old)).toBe(true); // orphaned: in its own process group, it did not get the agent's signal
+
+    const second = await startAgent({ stateDir, config, logLevel: 'info' });
+    expect(running(old)).toBe(false);
+    expect(second.stderr()).toMatch(new RegExp(`reaped custom@v1 \\(pid ${old}, process group ${old}\\) left running by a previous agent: SIGTERM`));
+    const fresh = await waitFor('a new v1 ready', async () => (await second.rpc<ServiceInfo>('service.info', { service: 'custom' })).current?.pid);
+    expect(fresh).not.toBe(old);
+    expect(second.stderr()).not.toContain('was mode');
   });
 });
