@@ -1,16 +1,15 @@
-import { isAbsolute, resolve } from 'node:path';
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 
 export default class ProxyPolicy extends ClientCommand {
   static override summary = 'Show the proxy selection policy, or change it at run time';
   static override description =
-    'default: a random member of the active group, then the others shuffled. sharding: rendezvous hashing of the job\'s sha256 (else URL), so one key always goes to the same healthy proxy. Or a path to a JS module exporting setPreferredProxy(job) and handleFailure(job, error). A change is kept across restarts until `proxyctl proxy reset`.';
+    "default: a random member of the active group, then the others shuffled. sharding: rendezvous hashing of the job's sha256 (else URL), so one key always goes to the same healthy proxy. A change is kept across restarts until `proxyctl proxy reset`. A custom policy module (a JS file exporting setPreferredProxy(job) and handleFailure(job, error)) can only be named by proxy.policy in the config file: it runs with the agent's privileges, so the control socket cannot choose one.";
   static override enableJsonFlag = true;
   static override args = {
-    name: Args.string({ description: 'default, sharding, or a path to a policy module (a relative path is made absolute from the current directory)' }),
+    name: Args.string({ description: 'default or sharding' }),
   };
-  static override examples = ['<%= config.bin %> proxy policy', '<%= config.bin %> proxy policy sharding', '<%= config.bin %> proxy policy /etc/proxyctl/my-policy.mjs'];
+  static override examples = ['<%= config.bin %> proxy policy', '<%= config.bin %> proxy policy sharding', '<%= config.bin %> proxy policy default'];
 
   async run(): Promise<{ policy: string }> {
     const { args, flags } = await this.parse(ProxyPolicy);
@@ -20,10 +19,8 @@ export default class ProxyPolicy extends ClientCommand {
       this.log(policy);
       return { policy };
     }
-    // A relative module path means the operator's directory, not the agent's.
-    const name = /[/\\]|\.[cm]?js$/.test(args.name) && !isAbsolute(args.name) ? resolve(args.name) : args.name;
-    await this.call(socket, 'proxy.policy', { name });
+    await this.call(socket, 'proxy.policy', { name: args.name });
     this.log('OK');
-    return { policy: name };
+    return { policy: args.name };
   }
 }

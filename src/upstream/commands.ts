@@ -169,8 +169,8 @@ export function upstreamCommands(up: UpstreamControl) {
       method: 'proxy.policy',
       talk: 'proxy policy',
       usage: '[NAME]',
-      summary: 'show the selection policy, or change it (default, sharding, or a module path)',
-      params: z.object({ name: z.string().min(1).optional().describe('default, sharding, or a path to a JS module') }).strict(),
+      summary: 'show the selection policy, or change it to default or sharding (a module only from the config file)',
+      params: z.object({ name: z.string().min(1).optional().describe('default or sharding') }).strict(),
       fromTalk: (_args, rest) => (rest.trim() === '' ? {} : { name: rest.trim() }),
       handler: async ({ name }): Promise<string | null> => {
         if (name === undefined) return up.currentPolicy();

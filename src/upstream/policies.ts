@@ -2,6 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ProxyctlError } from '../errors.js';
+import { assertTrustedModule } from './module-trust.js';
 
 /**
  * Selection policies (cvmfs's ProxySelectionPolicy): given a job and the
@@ -92,18 +93,29 @@ export function shardingPolicy(): SelectionPolicy {
   };
 }
 
+/** The policies built into the agent: the only ones the control socket may choose. */
+export const BUILTIN_POLICIES = ['default', 'sharding'] as const;
+
+/** A policy name that means a module file: it has a slash or ends in .js/.mjs/.cjs. */
+export function isModulePath(name: string): boolean {
+  return /[/\\]|\.[cm]?js$/.test(name);
+}
+
 /**
  * The policy named by `proxy.policy`: `default`, `sharding`, or a path to a JS
- * module (relative paths resolve against `baseDir`, the config file's directory).
- * The module is imported afresh each time so a reload picks up an edited file.
+ * module (relative paths resolve against `baseDir`, the agent's working
+ * directory), loaded only when nobody but the agent's user or root can change
+ * it (assertTrustedModule). The module is imported afresh each time so a
+ * reload picks up an edited file.
  */
 export async function loadPolicy(name: string, baseDir: string): Promise<SelectionPolicy> {
   if (name === 'default') return defaultPolicy();
   if (name === 'sharding') return shardingPolicy();
-  if (!/[/\\]|\.[cm]?js$/.test(name)) {
+  if (!isModulePath(name)) {
     throw new ProxyctlError('PXC_ERR_BAD_POLICY', `unknown proxy policy "${name}" (use default, sharding, or a path to a JS module)`);
   }
   const path = isAbsolute(name) ? name : resolve(baseDir, name);
+  assertTrustedModule(path);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(`${pathToFileURL(path).href}?v=${Date.now()}`)) as Record<string, unknown>;

@@ -1,10 +1,11 @@
 import type { Config, ProxyConfig } from '../config/schema.js';
+import { ProxyctlError } from '../errors.js';
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import type { Counter } from '../stats/registry.js';
 import type { ProxyRouter } from './api.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo } from './commands.js';
 import { HealthChecker, type HealthCheckerOptions } from './health-checker.js';
-import { defaultPolicy, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
+import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import { ProxyList } from './proxy-list.js';
 import { buildProxyList, formatProxySpec, type ParsedProxyList } from './proxy-spec.js';
 import { UpstreamRouter, type RouterSettings } from './router.js';
@@ -104,6 +105,13 @@ export class UpstreamSubsystem implements Subsystem {
   /** Overrides from the state DB; one that no longer parses is dropped with a warning. */
   #restoreOverrides(): RuntimeOverrides {
     const saved = this.#ctx.state.get<RuntimeOverrides>(STATE_KEY) ?? {};
+    if (saved.policy !== undefined && isModulePath(saved.policy)) {
+      // Saved by an older agent that let the socket choose a module: never loaded again (it would run as the agent).
+      this.#ctx.logger.warn({ policy: saved.policy }, `upstream: saved proxy policy "${saved.policy}" dropped: a policy module is only taken from the config file (proxy.policy)`);
+      delete saved.policy;
+      if (Object.keys(saved).length === 0) this.#ctx.state.delete(STATE_KEY);
+      else this.#ctx.state.set(STATE_KEY, saved);
+    }
     try {
       buildProxyList(saved.http_proxy ?? this.#config.http_proxy, saved.fallback_proxy ?? this.#config.fallback_proxy);
       if (Object.keys(saved).length > 0) this.#ctx.logger.info({ overrides: saved }, 'upstream: run-time proxy settings restored (proxy reset drops them)');
@@ -263,7 +271,15 @@ export class UpstreamSubsystem implements Subsystem {
     return this.router.policy.name;
   }
 
+  /**
+   * `proxy policy NAME` over the socket: a built-in policy only. Whoever can
+   * reach the socket must not get code run as the agent's user; a module is
+   * named in the config file, which only its owner can change.
+   */
   async setPolicy(name: string): Promise<void> {
+    if (isModulePath(name)) {
+      throw new ProxyctlError('PXC_ERR_BAD_POLICY', `proxy policy "${name}" refused: the control socket sets only the built-in policies (${BUILTIN_POLICIES.join(', ')}); name a policy module in the config file (proxy.policy) and reload`);
+    }
     const policy: SelectionPolicy = await loadPolicy(name, process.cwd());
     this.router.policy = policy;
     this.#runtime.policy = name;

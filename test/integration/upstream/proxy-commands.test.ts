@@ -120,7 +120,7 @@ describe('config reload', () => {
 });
 
 describe('custom policy module', () => {
-  it('is loaded by path, and one without both exports is refused with a clear error', async () => {
+  it('is loaded by path from the config; the socket refuses to set one', async () => {
     const dir = tempDir();
     const good = join(dir, 'first.mjs');
     writeFileSync(good, 'export function setPreferredProxy(job) { job.order = job.members.map((_, i) => i); job.index = 0; }\nexport function handleFailure(job) { job.index++; }\n');
@@ -129,7 +129,7 @@ describe('custom policy module', () => {
     const agent = await startAgent({ config: { proxy: { ...config.proxy, policy: good } } });
     // The socket answers before the subsystems finished starting: the module loads asynchronously.
     await waitFor('the policy module loaded', async () => (await agent.talk('proxy policy')) === `${good}\n`);
-    expect(await agent.talk(`proxy policy ${broken}`)).toBe(`error: proxy policy module ${broken} must export setPreferredProxy(job) and handleFailure(job, error); missing: handleFailure\n`);
+    expect(await agent.talk(`proxy policy ${broken}`)).toBe(`error: proxy policy "${broken}" refused: the control socket sets only the built-in policies (default, sharding); name a policy module in the config file (proxy.policy) and reload\n`);
     expect(await agent.talk('proxy policy')).toBe(`${good}\n`);
   });
 
