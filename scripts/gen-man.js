@@ -41,7 +41,7 @@ function flagText(f) {
   return text;
 }
 
-export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes }) {
+export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes, limits }) {
   const ids = Object.keys(manifest.commands)
     .filter((id) => !manifest.commands[id].hidden && manifest.commands[id].pluginName === 'proxyctl')
     .sort();
@@ -83,11 +83,11 @@ export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes }) {
   out.push('.TP', '\\fB\\-h\\fR, \\fB\\-\\-help\\fR', 'Show help for the command.');
   out.push('.SH CONTROL SOCKET');
   out.push(esc('The agent listens on a Unix stream socket (mode 0600 by default, see control.mode in proxyctl.conf(5)). Each line chooses its dialect by its first byte.'));
-  out.push('.TP', '\\fBtalk\\fR', esc("A line not starting with '{' is one talk command, e.g. 'proxy info' or 'download pause 3'. The reply is plain text; state-changing commands answer OK; errors start with 'error: '. The agent closes the connection after the reply, as cvmfs_talk. 'help' lists the commands. Example: printf 'pid\\n' | socat - UNIX-CONNECT:$HOME/.local/state/proxyctl/agent.sock"));
-  out.push('.TP', '\\fBJSON\\-RPC 2.0\\fR', esc('A line starting with \'{\' is a JSON-RPC 2.0 request; methods are dotted (agent.status, proxy.set, download.add, …). One reply line per request (none for notifications); the connection stays open.'));
-  out.push('.PP', esc('Lines longer than control.max_line, invalid UTF-8, unknown commands and clients idle longer than control.idle_timeout get an error or are closed; the agent keeps serving everyone else.'));
+  out.push('.TP', '\\fBtalk\\fR', esc("A line not starting with '{' or '[' is one talk command, e.g. 'proxy info' or 'download pause 3'. The reply is plain text; state-changing commands answer OK; errors start with 'error: '. The agent closes the connection after the reply, as cvmfs_talk; a client may shut down its sending side right after the line (as socat does at the end of its input) and still gets the whole reply, and a last line without its newline is answered too. 'help' lists the commands. Example: printf 'reload\\n' | socat - UNIX-CONNECT:$HOME/.local/state/proxyctl/agent.sock"));
+  out.push('.TP', '\\fBJSON\\-RPC 2.0\\fR', esc(`A line starting with '{' is a JSON-RPC 2.0 request, one starting with '[' a batch of them; methods are dotted (agent.status, proxy.set, download.add, …). One reply line per request (none for notifications), a batch gets one array (nothing when it held only notifications; an empty batch, or one of more than ${limits.maxBatch} requests, is -32600). The id must be a string, a number or null (anything else is -32600); a number id is echoed exactly as sent (1e400, 1.0 and big integers included). The connection stays open for more requests. Requests on one connection run concurrently and are answered in the order they came; a talk line after JSON-RPC requests is answered after them, and ends the connection.`));
+  out.push('.PP', esc(`Lines longer than control.max_line, invalid UTF-8, unknown commands and clients idle longer than control.idle_timeout get an error or are closed; the agent keeps serving everyone else. A line over the limit is answered with its error before the connection closes, and what the client still sends is read and dropped, so it can read the error. A connection whose client does not read its replies stops being read while more than ${limits.maxUnsent / 1048576} MiB of replies waits for it, and at most ${limits.maxInFlight} of its requests (a batch counts as its length) run or wait to be written at once; more than control.max_connections connections at once are refused with an error line.`));
   out.push('.SH SIGNALS');
-  out.push('.TP', '\\fBSIGTERM\\fR, \\fBSIGINT\\fR', esc('graceful shutdown: the socket file is removed, state flushed, exit 0.'));
+  out.push('.TP', '\\fBSIGTERM\\fR, \\fBSIGINT\\fR', esc('graceful shutdown, exit 0, within forward.shutdown_grace + the longest services[].stop_timeout + 2 s: new control requests are refused at once, app connections get forward.shutdown_grace to finish, services are stopped, state is flushed; a part that has not closed by the deadline is logged and abandoned (service instances are SIGKILLed). The socket file and the state dir lock are released last, so no second agent starts beside one still stopping. agent stop --timeout N also tells the agent to be gone within N - 1 s.'));
   out.push('.TP', '\\fBSIGHUP\\fR', esc('reload the config file; an invalid file is logged with every problem and the running config stays.'));
   out.push('.TP', '\\fBSIGUSR1\\fR', esc('write the stats JSON object (as proxyctl stats --json) to standard output.'));
   out.push('.SH EXIT STATUS');
@@ -106,9 +106,25 @@ export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes }) {
   out.push('.SH FILES');
   out.push('.TP', '\\fI<state dir>/agent.sock\\fR', 'the control socket');
   out.push('.TP', '\\fI<state dir>/state.db\\fR', esc('SQLite state: run-time settings, the download queue and partial parts'));
-  out.push('.TP', '\\fI<state dir>/agent.log\\fR', esc('the log of an agent started with --detach'));
+  out.push('.TP', '\\fI<state dir>/agent.log\\fR', esc('the log of an agent started with --detach (mode 0600)'));
+  out.push('.TP', '\\fI<state dir>/agent.lock\\fR', esc("one agent per state dir: the running agent holds an exclusive lock on this file (SQLite's locking_mode=EXCLUSIVE, an fcntl lock the kernel drops when the process ends, kill -9 included); a second agent on the state dir exits 1 naming the first one's pid and socket"));
+  out.push('.TP', '\\fI<state dir>/agent.pid\\fR', esc("the pid and the socket path of the agent holding the lock, one per line"));
+  out.push('.PP', esc('The state dir is created 0700; an existing one that group or others can enter is changed to 0700 at start (with a warning; only a warning when another user owns it). state.db, its -wal and -shm files, the lock and the log are created 0600.'));
+  out.push(...securitySection());
   out.push('.SH SEE ALSO', 'proxyctl.conf(5), socat(1)');
   return out.join('\n') + '\n';
+}
+
+/** The SECURITY section of both pages: who can do what through the agent. */
+function securitySection() {
+  return [
+    '.SH SECURITY',
+    esc("Access to the control socket is full control of the agent: whoever can connect can stop it, change its proxies, queue downloads into its downloads directory and deploy its services. Give it only to those you would give the agent's user account. The socket is 0600 in a 0700 state dir by default; control.mode and control.group widen it on purpose."),
+    '.PP',
+    esc("Services run with the agent's privileges: services[].command is run as the agent's user, with its environment. A config file is therefore as powerful as the agent's account; keep it writable only by that user."),
+    '.PP',
+    esc("A proxy selection policy module (proxy.policy set to a path) is code the agent runs. It can only be named in the config file: over the socket, proxy policy takes the built-in names default and sharding only, and a module path saved by an older agent is dropped at start. The agent also refuses a module file, or a directory above it, that is owned by anyone but its own user or root, or that group or others can write (a sticky directory such as /tmp excepted)."),
+  ];
 }
 
 /** Walks the zod config schema into rows of {key, type, default, description}. */
@@ -198,6 +214,7 @@ export function renderConf5({ version, rows }) {
     metrics: { listen: '127.0.0.1:9464' },
   }, null, 2)));
   out.push('.fi');
+  out.push(...securitySection());
   out.push('.SH SEE ALSO', 'proxyctl(1)');
   return out.join('\n') + '\n';
 }
@@ -209,8 +226,10 @@ export async function renderAll() {
   const { RPC_ERROR_CODES } = await import(dist('src/control/jsonrpc.js'));
   const { EXIT_CODES } = await import(dist('src/cli/exit-codes.js'));
   const { configSchema } = await import(dist('src/config/schema.js'));
+  const { MAX_BATCH, MAX_IN_FLIGHT, MAX_UNSENT_BYTES } = await import(dist('src/control/server.js'));
+  const limits = { maxBatch: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT, maxUnsent: MAX_UNSENT_BYTES };
   return {
-    'proxyctl.1': renderProxyctl1({ manifest, errorCodes: ERROR_CODES, rpcCodes: RPC_ERROR_CODES, exitCodes: EXIT_CODES }),
+    'proxyctl.1': renderProxyctl1({ manifest, errorCodes: ERROR_CODES, rpcCodes: RPC_ERROR_CODES, exitCodes: EXIT_CODES, limits }),
     'proxyctl.conf.5': renderConf5({ version: manifest.version, rows: configRows(configSchema) }),
   };
 }
