@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { readFileSync } from 'node:fs';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { AgentError } from '../../src/control/client.js';
 
 export default class AgentStop extends ClientCommand {
   static override summary = 'Stop the agent gracefully and wait until it has exited';
@@ -15,7 +16,11 @@ export default class AgentStop extends ClientCommand {
     const { flags } = await this.parse(AgentStop);
     const socket = this.socketPath(flags);
     const { pid } = await this.call(socket, 'agent.status', {});
-    await this.call(socket, 'agent.shutdown', { timeout: flags.timeout });
+    await this.call(socket, 'agent.shutdown', { timeout: flags.timeout }).catch((err: unknown) => {
+      // An agent from before agent.shutdown took a timeout refuses the param: ask it the old way.
+      if (err instanceof AgentError && err.code === 'PXC_ERR_BAD_PARAMS') return this.call(socket, 'agent.shutdown', {});
+      throw err;
+    });
     const deadline = Date.now() + flags.timeout * 1000;
     while (isAlive(pid)) {
       if (Date.now() > deadline) this.fail(`agent (pid ${pid}) still running after ${flags.timeout} s`);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -47,6 +48,8 @@ async function serve(opts: Partial<ControlServerOptions> = {}): Promise<Harness>
   registerCoreCommands(registry, {
     info: () => ({ pid: 42, version: '9.9.9', uptime_s: 1, socket: 'x', state_dir: 'y', config_path: null }),
     reload: async () => {
+      // As the agent's reload does: real file I/O before the answer, so the reply comes after the client's FIN was read.
+      await readFile(import.meta.filename);
       if (reloadError) throw new ConfigError('/etc/proxyctl.json', [reloadError]);
       return { config_path: null, reloaded: true };
     },
@@ -173,7 +176,7 @@ function socat(path: string, input: string): Promise<{ code: number | null; stdo
 describe('talk: a client that half-closes after its line', () => {
   it('gets every reply, an error included, 20 times of 20', async () => {
     const h = await serve();
-    for (let i = 0; i < 20; i++) expect(await halfClose(h.path, 'pid\n')).toBe('42\n');
+    for (let i = 0; i < 20; i++) expect(await halfClose(h.path, 'reload\n')).toBe('OK\n');
     h.setReloadError('apps[0].ports[0]: port 70000 out of range');
     for (let i = 0; i < 20; i++) expect(await halfClose(h.path, 'reload\n')).toBe('error: /etc/proxyctl.json: apps[0].ports[0]: port 70000 out of range\n');
   });
@@ -341,6 +344,20 @@ describe('over-long lines', () => {
       else expect(JSON.parse(reply)).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'control line longer than 65536 bytes', data: { code: 'PXC_ERR_LINE_TOO_LONG' } } });
     }
     expect(await halfClose(h.path, 'pid\n')).toBe('42\n');
+  });
+
+  it('answer a client that writes its whole 1 MiB line before it reads: the rest of the line is read and dropped, not cut off', async () => {
+    const h = await serve();
+    for (let i = 0; i < 4; i++) {
+      const s = await connect(h.path);
+      s.pause(); // as `sendall(); recv()`: nothing is read until the write is done
+      const wrote = await new Promise<Error | null | undefined>((resolve) => s.write('w'.repeat(1024 * 1024) + '\n', resolve));
+      expect(wrote ?? null).toBeNull();
+      s.end(); // our side is done; the agent closes once it has answered
+      const reply = readAll(s);
+      s.resume();
+      expect(await reply).toBe('error: control line longer than 65536 bytes\n');
+    }
   });
 
   it('answer the requests before the long line first', async () => {
