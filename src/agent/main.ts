@@ -33,7 +33,13 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
-  const stop = (reason: string, timeoutS?: number): Promise<void> => {
+  /** A signal that came while the agent was still starting: acted on once it has started. */
+  let stopWhenStarted: { reason: string; timeoutS?: number } | undefined;
+  const stop = (reason: string, timeoutS?: number): Promise<void> | undefined => {
+    if (!agent) {
+      stopWhenStarted ??= { reason, timeoutS };
+      return undefined;
+    }
     stopping ??= (async () => {
       const budgetMs = stopBudgetMs(agent?.config ?? config, timeoutS);
       logger.info({ reason, budget_ms: budgetMs }, 'agent stopping');
@@ -69,6 +75,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
     throw err;
   }
   const started = agent;
+  if (stopWhenStarted) void stop(stopWhenStarted.reason, stopWhenStarted.timeoutS);
   const onHup = () => {
     started.reload().catch(() => undefined); // reload() logs every problem itself
   };
