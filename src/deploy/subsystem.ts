@@ -8,11 +8,15 @@ import { InstanceLedger } from './leftovers.js';
 import { proxyctlBin, type PlaceholderValues } from './placeholders.js';
 import { InstanceClient } from './probe.js';
 
+/** How long a leftover of a service no longer in the config gets between SIGTERM and SIGKILL. */
+const DEFAULT_REAP_STOP_MS = 10_000;
+
 /**
  * The services subsystem: one DeploymentController per configured service,
  * each filling its app's targets through `AppTargets` (forward's public API).
- * Start gives every service its first deploy and waits for them; close stops
- * every instance (SIGTERM, SIGKILL after stop_timeout).
+ * Start stops what a crashed agent left running (InstanceLedger), then gives
+ * every service its first deploy and waits for them; close stops every
+ * instance (SIGTERM, SIGKILL after stop_timeout), abort SIGKILLs them.
  */
 export class DeploySubsystem implements Subsystem, ServiceDirectory {
   readonly name = 'deploy';
@@ -117,9 +121,6 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     await c.settled();
   }
 }
-
-/** How long a leftover of a service no longer in the config gets between SIGTERM and SIGKILL. */
-const DEFAULT_REAP_STOP_MS = 10_000;
 
 export function createDeploy(ctx: SubsystemContext, targets: AppTargets): DeploySubsystem {
   return new DeploySubsystem(ctx, targets);
