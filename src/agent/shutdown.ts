@@ -13,8 +13,12 @@ import type { Config } from '../config/schema.js';
 export const SHUTDOWN_MARGIN_S = 2;
 /** What each step still gets once the deadline has passed (the steps after a hung one). */
 export const HURRY_MS = 100;
-/** How much earlier than a caller's own timeout (`agent stop --timeout N`) the agent wants to be gone. */
-export const EXIT_MARGIN_MS = 1000;
+/**
+ * How much earlier than a caller's own timeout (`agent stop --timeout N`) the
+ * subsystems' deadline is: room for the hurried turns after a hung one (at
+ * most 4 × HURRY_MS), closing the socket and the exit, on a loaded box too.
+ */
+export const EXIT_MARGIN_MS = 1500;
 
 /**
  * The agent's stop budget: app connections may finish for

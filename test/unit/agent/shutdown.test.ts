@@ -52,10 +52,10 @@ describe('the stop budget', () => {
     expect(shutdownBudgetMs(config({ forward: { shutdown_grace: 0 }, apps: [{ name: 'a', ports: [1] }], services: [svc('s', 10), svc('t', 3)] }))).toBe(12_000);
   });
 
-  it("fits inside the caller's timeout, with a second to spare for the exit", () => {
+  it("fits inside the caller's timeout, with 1.5 s to spare for the rest of the stop and the exit", () => {
     expect(stopBudgetMs(config({}), undefined)).toBe(7000);
     expect(stopBudgetMs(config({}), 30)).toBe(7000);
-    expect(stopBudgetMs(config({}), 4)).toBe(3000);
-    expect(stopBudgetMs(config({}), 0.5)).toBe(0);
+    expect(stopBudgetMs(config({}), 4)).toBe(2500);
+    expect(stopBudgetMs(config({}), 1)).toBe(0);
   });
 });
