@@ -7,6 +7,8 @@ export interface RunAgentOptions {
   stateDir: string;
   socketPath: string;
   logLevel: string | undefined;
+  /** Serve even if some app port cannot be opened (agent start --allow-partial). */
+  allowPartial?: boolean;
 }
 
 /** Builds the agent's logger: pino on stderr, synchronous so nothing is lost at exit. */
@@ -48,6 +50,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
       socketPath: opts.socketPath,
       logger,
       onShutdownRequest: () => void stop('shutdown command'),
+      allowPartial: opts.allowPartial ?? false,
     });
   } catch (err) {
     process.off('SIGTERM', onTerm);
