@@ -408,7 +408,7 @@ Napi::Value BalanceOrder(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// fooScan(chunks: Buffer[], fromClient, maxLine, closeOnInvalid) -> [verdicts..., req, ack, nak, invalid]: for the parity tests.
+// fooScan(chunks: Buffer[], fromClient, maxLine, closeOnInvalid) -> [verdict per chunk up to the first that stops, req, ack, nak, invalid]: for the parity tests.
 Napi::Value FooScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsArray()) {
@@ -419,13 +419,15 @@ Napi::Value FooScan(const Napi::CallbackInfo& info) {
   FooScanner s;
   s.init(info[1].ToBoolean(), info[2].ToNumber().Uint32Value(), info[3].ToBoolean());
   FooCounts counts;
-  Napi::Array out = Napi::Array::New(env, chunks.Length() + 4);
+  Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
   for (uint32_t i = 0; i < chunks.Length(); i++) {
     Napi::Value v = chunks.Get(i);
     if (!v.IsBuffer()) continue;
     Napi::Buffer<uint8_t> b = v.As<Napi::Buffer<uint8_t>>();
-    out[k++] = Napi::Number::New(env, static_cast<double>(s.scan(b.Data(), b.Length(), &counts)));
+    const long v = s.scan(b.Data(), b.Length(), &counts);
+    out[k++] = Napi::Number::New(env, static_cast<double>(v));
+    if (v != kScanOk) break;  // the engine closes the connection here: nothing more is scanned
   }
   out[k++] = Napi::Number::New(env, static_cast<double>(counts.req));
   out[k++] = Napi::Number::New(env, static_cast<double>(counts.ack));

@@ -34,7 +34,7 @@ export interface NativeAddon {
   raiseFdLimit(): { before: number; soft: number; hard: number } | null;
   /** The engine's balancing order (parity tests with balancer.ts); mode: 0 round-robin, 1 random, 2 least-conn, 3 sharding. */
   balanceOrder(mode: number, addresses: string[], actives: number[], key: string, start: number): number[];
-  /** The C++ Foo scanner over chunks → [verdict per chunk..., req, ack, nak, invalid] (parity tests with foo-scanner.ts). */
+  /** The C++ Foo scanner over chunks → [verdict per chunk up to the first that stops the stream, req, ack, nak, invalid] (parity tests with foo-scanner.ts). */
   fooScan(chunks: Buffer[], fromClient: boolean, maxLine: number, closeOnInvalid: boolean): number[];
   layout: { shared: number; appStride: number; targetStride: number };
 }
