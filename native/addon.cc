@@ -422,9 +422,9 @@ Napi::Value FooScan(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
   for (uint32_t i = 0; i < chunks.Length(); i++) {
-    Napi::Value v = chunks.Get(i);
-    if (!v.IsBuffer()) continue;
-    Napi::Buffer<uint8_t> b = v.As<Napi::Buffer<uint8_t>>();
+    Napi::Value item = chunks.Get(i);
+    if (!item.IsBuffer()) continue;
+    Napi::Buffer<uint8_t> b = item.As<Napi::Buffer<uint8_t>>();
     const long v = s.scan(b.Data(), b.Length(), &counts);
     out[k++] = Napi::Number::New(env, static_cast<double>(v));
     if (v != kScanOk) break;  // the engine closes the connection here: nothing more is scanned
