@@ -57,11 +57,14 @@ struct Pipe {
 };
 
 // One direction of a relayed connection. Invariant: bytes read from src are
-// either written to dst or sitting in `pipe` (inpipe of them); nothing is
-// held anywhere else, so a direction is drained when inpipe == 0.
+// either written to dst, sitting in `pipe` (inpipe of them, splice mode) or
+// in `pend` (what dst did not take of one read, read/write mode, at most
+// kScratch); a direction is drained when both are empty.
 struct Dir {
   Pipe pipe;
   uint32_t inpipe = 0;
+  uint8_t* pend = nullptr;  // malloc'd only while dst is full
+  uint32_t pend_off = 0, pend_len = 0;
   bool eof = false;          // src sent its FIN
   bool shut = false;         // FIN relayed: shutdown(dst, SHUT_WR) done
   bool splice = false;       // bulk: splice src -> pipe -> dst; else read/write
@@ -501,7 +504,7 @@ bool Worker::take_pipe(Dir& d) {
   d.pipe.r = fds[0];
   d.pipe.w = fds[1];
   // Bigger pipes move bulk in fewer splices; refused above pipe-max-size or the user's pipe quota: keep the default.
-  fcntl(fds[1], F_SETPIPE_SZ, 1024 * 1024);
+  fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);
   int cap = fcntl(fds[1], F_GETPIPE_SZ);
   d.pipe.cap = cap > 0 ? static_cast<uint32_t>(cap) : 65536;
   return true;
@@ -540,6 +543,25 @@ bool Worker::pump(Conn* c, Dir& d, int src, int dst, bool from_client, bool unti
       }
       return false;  // dst reset or closed
     }
+    if (d.pend_off < d.pend_len) {
+      ssize_t n = send(dst, d.pend + d.pend_off, d.pend_len - d.pend_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        d.pend_off += static_cast<uint32_t>(n);
+        c->last_ms = now_;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        d.want_out = true;
+        return true;
+      }
+      return false;
+    }
+    if (d.pend != nullptr) {
+      free(d.pend);
+      d.pend = nullptr;
+      d.pend_off = d.pend_len = 0;
+    }
     d.want_out = false;
     if (!d.splice) give_pipe(d);
     if (d.close_after) return false;
@@ -552,8 +574,8 @@ bool Worker::pump(Conn* c, Dir& d, int src, int dst, bool from_client, bool unti
     }
     if (d.splice) {
       if (!take_pipe(d)) {
-        c->app->c->add(index_, A_REJECTED_FD, 1);
-        return false;
+        d.splice = false;  // no descriptor for a pipe: read/write needs none
+        continue;
       }
       ssize_t n = splice(src, nullptr, d.pipe.w, nullptr, d.pipe.cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
@@ -612,15 +634,12 @@ bool Worker::pump(Conn* c, Dir& d, int src, int dst, bool from_client, bool unti
         return false;
       }
       if (done < len) {
-        // dst is full: park the rest in the pipe (empty here, and at least
-        // kScratch big, so it takes it whole) and wait for dst to drain.
-        if (!take_pipe(d)) {
-          c->app->c->add(index_, A_REJECTED_FD, 1);
-          return false;
-        }
-        ssize_t w = write(d.pipe.w, scratch_ + done, len - done);
-        if (w != static_cast<ssize_t>(len - done)) return false;  // cannot happen: the pipe was empty
-        d.inpipe = static_cast<uint32_t>(len - done);
+        // dst is full: keep the rest (at most kScratch) until it drains.
+        d.pend = static_cast<uint8_t*>(malloc(len - done));
+        if (d.pend == nullptr) return false;
+        memcpy(d.pend, scratch_ + done, len - done);
+        d.pend_off = 0;
+        d.pend_len = static_cast<uint32_t>(len - done);
         d.want_out = true;
         return true;
       }
@@ -652,6 +671,9 @@ void Worker::close_conn(Conn* c) {
   c->cfd = c->sfd = -1;
   give_pipe(c->c2s);
   give_pipe(c->s2c);
+  free(c->c2s.pend);
+  free(c->s2c.pend);
+  c->c2s.pend = c->s2c.pend = nullptr;
   App* app = c->app;
   if (c->table) c->table->unref();
   c->table = nullptr;

@@ -52,9 +52,10 @@ static_assert(A_FIELDS <= kAppStride && T_FIELDS <= kTargetStride, "a stripe hol
 // Limits: fixed so that every buffer below is bounded.
 constexpr uint32_t kMaxTargets = 256;   // usable targets in one snapshot (more are ignored)
 constexpr uint32_t kMaxAttempts = 32;   // connect attempts per client connection
-constexpr size_t kScratch = 64 * 1024;  // read/write buffer per worker (<= a pipe's capacity)
+constexpr size_t kScratch = 16 * 1024;  // one read in read/write mode (HAProxy's bufsize); a full one switches to splice
 constexpr size_t kSpliceMin = 16 * 1024;  // a splice that moved less returns the direction to read/write
-constexpr uint32_t kPipePool = 64;      // idle pipes kept per worker
+constexpr uint32_t kPipePool = 8;       // idle pipes kept per worker (a pipe's size counts against the user's pipe quota)
+constexpr int kPipeSize = 1024 * 1024;  // splice pipes are enlarged to this when the quota allows (fewer splices per MB)
 constexpr int kAcceptBatch = 64;        // accepts per listener event (level-triggered: the rest come next turn)
 
 class Counters {

@@ -82,6 +82,8 @@ export class App {
   readonly #health: HealthChecker;
   readonly #logger: Logger;
   #retired = false;
+  /** Retired and without connections: the engine said so. */
+  #idle = false;
   #onIdle: (() => void) | undefined;
 
   constructor(config: AppConfig, foo: FooConfig, fwd: ForwardConfig, engine: Engine, scope: StatsScope, logger: Logger) {
@@ -148,9 +150,14 @@ export class App {
    * end. `onIdle` fires once none is left. Forward closes the listeners.
    */
   retire(onIdle: () => void): void {
+    if (this.#idle) {
+      onIdle(); // retired before (a reload removed it) and already drained
+      return;
+    }
+    this.#onIdle = onIdle;
+    if (this.#retired) return; // the engine reports once; the new callback takes that report
     this.#retired = true;
     this.#health.close();
-    this.#onIdle = onIdle;
     this.#app.retire();
   }
 
@@ -309,6 +316,7 @@ export class App {
   }
 
   #fireIdle(): void {
+    this.#idle = true;
     const cb = this.#onIdle;
     this.#onIdle = undefined;
     cb?.();

@@ -184,6 +184,24 @@ describe.each(ENGINES)('%s engine', (engine) => {
   });
 
   describe('connection lifetime', () => {
+    it('lists the open connections with their target, state and bytes', async () => {
+      const e = await startEchoServer();
+      const { fwd, port: portOf } = await startForward(engine, { apps: [{ name: 'web', ports: [0], targets: [e.address] }] });
+      const [a, b] = [await openEchoClient(portOf('web')), await openEchoClient(portOf('web'))];
+      expect(await a.echo('12345')).toBe('12345');
+      expect(await b.echo('x')).toBe('x');
+      const rows = await waitFor('both listed with their bytes', async () => {
+        const r = await fwd.openConnections('web', 10);
+        return r.length === 2 && r.reduce((n, c) => n + c.bytes_in, 0) === 6 ? r : null;
+      });
+      const ports = [a.socket.localPort, b.socket.localPort].sort();
+      expect(rows.map((r) => Number(r.client.split(':').pop())).sort()).toEqual(ports);
+      for (const r of rows) expect(r).toMatchObject({ target: e.address, state: 'open' });
+      expect(await fwd.openConnections('web', 1)).toHaveLength(1);
+      a.close();
+      b.close();
+    });
+
     it('closes a connection idle in both directions for idle_timeout, both sides', async () => {
       const e = await startEchoServer();
       const { fwd, port: portOf } = await startForward(engine, { apps: [{ name: 'web', ports: [0], targets: [e.address], idle_timeout: 0.2 }] });
