@@ -3,6 +3,7 @@
 // throw). Only the JS thread runs this file. src/forward/engine/native-engine.ts
 // is its one caller; src/forward/engine/native-addon.ts types it.
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <napi.h>
 #include <sys/resource.h>
@@ -278,6 +279,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     // SO_REUSEADDR as Node sets it (TIME_WAIT does not block a restart); no
     // SO_REUSEPORT: a second agent must get EADDRINUSE, not half the traffic.
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // Accepted sockets inherit it: no setsockopt per connection (Nagle + delayed ACK stall lock-step protocols).
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (sa.ss_family == AF_INET6) {
       int zero = 0;  // "::" takes IPv4 too, as Node does
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);

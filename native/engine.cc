@@ -88,6 +88,8 @@ struct Conn {
   uint8_t attempt = 0, n_order = 0;
   uint8_t order[kMaxAttempts];
   bool closing = false;
+  // Client events seen while connecting (edge-triggered: they are not repeated).
+  bool client_in = false, client_hup = false;
   sockaddr_in6 peer{};  // the client's address (sockaddr_in for IPv4)
   uint64_t started_ms = 0, last_ms = 0, deadline_ms = 0;
   uint64_t bytes_in = 0, bytes_out = 0;  // atomics via __atomic_*: listed from the JS thread
@@ -203,7 +205,7 @@ class Worker {
   void on_accept(int fd, App* app, const sockaddr_storage& sa);
   void start_connect(Conn* c);
   void connect_failed(Conn* c, int err);
-  void on_connected(Conn* c);
+  void on_connected(Conn* c, uint32_t ev);
   void on_event(Handle* h, uint32_t ev);
   bool pump(Conn* c, Dir& d, int src, int dst, bool from_client, bool until_eagain);
   bool take_pipe(Dir& d);
@@ -263,7 +265,8 @@ void Worker::run() {
   epoll_event evs[256];
   while (!stop_.load()) {
     quiescent.store(UINT64_MAX);
-    int n = epoll_wait(ep_, evs, 256, 100);
+    // Timeouts only matter while there are connections: an idle worker sleeps until woken.
+    int n = epoll_wait(ep_, evs, 256, head_ != nullptr ? 100 : -1);
     // From here to the next epoll_wait this worker may hold pointers loaded from shared atomics.
     quiescent.store(eng_->epoch.load());
     if (n < 0 && errno != EINTR) break;
@@ -338,8 +341,7 @@ void Worker::on_accept(int fd, App* app, const sockaddr_storage& sa) {
   }
   table->ref();  // safe: this iteration is not quiescent, so `table` is not freed yet
   app->ref();
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // TCP_NODELAY is inherited from the listener (set once in addon.cc).
   Conn* c = new Conn();
   c->app = app;
   c->table = table;
@@ -433,7 +435,8 @@ void Worker::connect_failed(Conn* c, int err) {
   c->attempt++;
 }
 
-void Worker::on_connected(Conn* c) {
+// `ev`: the server event that completed the connect (data may have come with it).
+void Worker::on_connected(Conn* c, uint32_t ev) {
   Target* t = c->table->targets[c->order[c->attempt]];
   t->ref();
   __atomic_store_n(&c->target, t, __ATOMIC_RELEASE);
@@ -444,33 +447,38 @@ void Worker::on_connected(Conn* c) {
   t->c->add(index_, T_TOTAL, 1);
   c->app->c->add(index_, A_TOTAL, 1);
   c->last_ms = now_;
-  // Edge-triggered: whatever arrived while connecting has signalled already; read it now.
-  if (!pump(c, c->c2s, c->cfd, c->sfd, true, true) || !pump(c, c->s2c, c->sfd, c->cfd, false, true)) {
-    close_conn(c);
-    return;
-  }
-  if (c->c2s.shut && c->s2c.shut) close_conn(c);
+  // Edge-triggered: what arrived while connecting signalled once and was noted; read it now.
+  // Nothing signalled → nothing to read yet (the next arrival signals again).
+  bool ok = true;
+  if (c->client_in || c->client_hup) ok = pump(c, c->c2s, c->cfd, c->sfd, true, c->client_hup);
+  if (ok && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) ok = pump(c, c->s2c, c->sfd, c->cfd, false, true);
+  if (!ok || (c->c2s.shut && c->s2c.shut)) close_conn(c);
 }
 
 void Worker::on_event(Handle* h, uint32_t ev) {
   Conn* c = h->conn;
   if (c->closing) return;
   if (c->state == C_CONNECTING) {
-    if (h->kind != H_SERVER || c->sfd < 0) return;  // client events wait until the target is connected
+    if (h->kind == H_CLIENT) {
+      // Relayed once the target is connected; remember what it signalled.
+      c->client_in |= (ev & EPOLLIN) != 0;
+      c->client_hup |= (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+      return;
+    }
+    if (c->sfd < 0) return;
+    // Invariant: an event for H_SERVER is for the current sfd. A previous
+    // attempt's socket was closed while its own event was being handled (or
+    // by the sweep, between batches), so no stale event of it can follow.
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c->sfd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err == 0) {
-      // An event of a previous attempt's socket (same fd number, same handle)
-      // may be in this batch: only a socket with a peer is connected.
-      sockaddr_storage peer;
-      socklen_t plen = sizeof peer;
-      if (getpeername(c->sfd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) {
-        on_connected(c);
+      if (ev & EPOLLOUT) {
+        on_connected(c, ev);
         return;
       }
-      if (errno == ENOTCONN && !(ev & (EPOLLERR | EPOLLHUP))) return;  // not yet
-      err = errno == ENOTCONN ? ECONNREFUSED : errno;
+      if (!(ev & (EPOLLERR | EPOLLHUP))) return;  // not yet
+      err = ECONNREFUSED;
     }
     connect_failed(c, err);
     start_connect(c);
