@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   PXC_ERR_UNKNOWN_APP: 'no app has that name',
   PXC_ERR_UNKNOWN_TARGET: 'the app has no such target',
   PXC_ERR_PORT_IN_USE: 'a listen port is already in use',
+  PXC_ERR_LISTEN: 'an app port could not be opened (agent start without --allow-partial fails; agent reload applies the rest and names it)',
+  PXC_ERR_ENGINE: 'forward.engine is native but the native engine could not be loaded (the message says why)',
   PXC_ERR_UNKNOWN_SERVICE: 'no service has that name',
   PXC_ERR_DEPLOY_IN_PROGRESS: 'a deploy of the service is already running',
   PXC_ERR_DEPLOY_FAILED: 'the new instance never became ready; the current one keeps serving',

@@ -4,14 +4,14 @@ import { renderKeyValues } from '../../src/ui/table.js';
 import { formatDuration } from '../../src/ui/format.js';
 
 export default class AgentStatus extends ClientCommand {
-  static override summary = 'Show the running agent: pid, version, uptime, socket, state dir, config';
+  static override summary = 'Show the running agent: pid, version, uptime, socket, state dir, config, data-plane engine';
   static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> agent status', '<%= config.bin %> agent status --json'];
 
   async run(): Promise<AgentInfo> {
     const { flags } = await this.parse(AgentStatus);
     const info = await this.call(this.socketPath(flags), 'agent.status', {});
-    this.log(renderKeyValues({ pid: info.pid, version: info.version, uptime: formatDuration(info.uptime_s), socket: info.socket, state_dir: info.state_dir, config: info.config_path ?? '(none: embedded defaults)' }));
+    this.log(renderKeyValues({ pid: info.pid, version: info.version, uptime: formatDuration(info.uptime_s), socket: info.socket, state_dir: info.state_dir, config: info.config_path ?? '(none: embedded defaults)', engine: info.engine ?? '-' }));
     return info;
   }
 }

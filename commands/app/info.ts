@@ -21,15 +21,16 @@ export default class AppInfoCommand extends ClientCommand {
       renderKeyValues({
         app: a.name,
         protocol: a.protocol,
+        engine: a.engine,
         balance: a.balance,
         bind: a.bind,
-        connections: `${a.active} active, ${a.total} total, ${a.rejected} rejected (max_connections), ${a.no_target} without a target`,
+        connections: `${a.active} active, ${a.total} total, ${a.rejected} rejected (${a.rejected_by.max_connections} max_connections, ${a.rejected_by.fd_limit} fd_limit), ${a.no_target} without a target`,
         connect_failures: a.connect_failures,
         bytes: `${formatBytes(a.bytes_in)} in, ${formatBytes(a.bytes_out)} out`,
       }),
     );
     this.log('');
-    this.log(renderTable(['port', 'state', 'error'], a.ports.map((p) => [p.port, stateColour(c, p.state), p.error ?? ''])));
+    this.log(renderTable(['port', 'bound', 'state', 'error'], a.ports.map((p) => [p.port, p.bound_port ?? '-', stateColour(c, p.state), p.error ?? ''])));
     this.log('');
     if (a.targets.length === 0) this.log('no targets');
     else

@@ -9,6 +9,7 @@ import { registerProcessStats } from '../stats/process-stats.js';
 import { StateStore } from '../state/state-db.js';
 import { ensureDir, formatMode, secureStateDir } from '../state/state-dir.js';
 import { StateDirLock } from '../state/state-lock.js';
+import { ProxyctlError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { registerCoreCommands, type AgentInfo, type ReloadResult } from './core-commands.js';
 import { closeInOrder, shutdownBudgetMs, type StepOutcome } from './shutdown.js';
@@ -24,6 +25,8 @@ export interface AgentOptions {
   logger: Logger;
   /** Called when a client asks the agent to shut down, with the seconds it will wait (agent stop --timeout), if it said. */
   onShutdownRequest: (timeoutS?: number) => void;
+  /** agent start --allow-partial: serve even if some app port cannot be opened. */
+  allowPartial?: boolean;
 }
 
 /**
@@ -101,6 +104,7 @@ export class Agent {
       logger,
       state: this.#state,
       registry: this.registry,
+      allowPartial: this.#opts.allowPartial ?? false,
     });
     for (const s of subsystems) {
       await s.start();
@@ -118,6 +122,7 @@ export class Agent {
       socket: this.#opts.socketPath,
       state_dir: this.#opts.stateDir,
       config_path: this.#opts.configPath,
+      engine: this.#subsystems.find((s) => s.engine !== undefined)?.engine ?? null,
     };
   }
 
@@ -136,8 +141,14 @@ export class Agent {
         if (err instanceof ConfigError) logger.error({ problems: err.problems }, `reload refused, running config kept: ${err.message}`);
         throw err;
       }
-      for (const s of this.#subsystems) await s.reload(config);
+      const problems: string[] = [];
+      for (const s of this.#subsystems) problems.push(...((await s.reload(config)) ?? []));
       this.#config = config;
+      if (problems.length > 0) {
+        // Applied, except what is named: the caller must hear about it (exit 1), not read "reloaded".
+        logger.error({ config: configPath, problems }, 'config reloaded with problems');
+        throw new ProxyctlError('PXC_ERR_LISTEN', `config reloaded, but ${problems.length === 1 ? problems[0] : `${problems.length} listeners could not be opened: ${problems.join('; ')}`}`);
+      }
       logger.info({ config: configPath }, 'config reloaded');
       return { config_path: configPath, reloaded: true };
     };

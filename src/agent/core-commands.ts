@@ -11,6 +11,8 @@ export interface AgentInfo {
   socket: string;
   state_dir: string;
   config_path: string | null;
+  /** The app proxies' data plane: native or node. */
+  engine: string | null;
 }
 
 export interface ReloadResult {
@@ -50,7 +52,7 @@ function coreCommands(agent: AgentControl, registry: CommandRegistry) {
     defineCommand({ method: 'agent.version', talk: 'version', summary: 'agent version', params: none, handler: () => agent.info().version }),
     defineCommand({ method: 'agent.pid', talk: 'pid', summary: 'agent process id', params: none, handler: () => agent.info().pid }),
     defineCommand({ method: 'agent.uptime', talk: 'uptime', summary: 'seconds since the agent started', params: none, handler: () => agent.info().uptime_s }),
-    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path', params: none, handler: () => agent.info() }),
+    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path, data-plane engine', params: none, handler: () => agent.info() }),
     defineCommand({
       method: 'agent.reload',
       talk: 'reload',

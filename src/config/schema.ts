@@ -157,10 +157,16 @@ const healthSchema = z
 
 const appNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'name must be letters, digits, ".", "_" or "-"');
 
+/** An app's listen port: 0 lets the kernel pick one (app info shows it as bound_port). */
+const appPortSchema = z
+  .number({ invalid_type_error: 'port must be a number' })
+  .int('port must be an integer')
+  .refine((p) => p >= 0 && p <= 65535, (p) => ({ message: `port ${p} out of range (0-65535)` }));
+
 export const appSchema = z
   .object({
     name: appNameSchema.describe('app name'),
-    ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports'),
+    ports: z.array(appPortSchema).min(1, 'an app needs at least one port').describe('listen ports; 0 lets the kernel pick a free port (app info shows it as bound_port)'),
     bind: z.string().default('127.0.0.1').describe('listen address (default 127.0.0.1)'),
     targets: z.array(hostPortSchema).default([]).describe('static targets as host:port (a service may add more at run time)'),
     balance: z.enum(['round-robin', 'random', 'least-conn', 'sharding']).default('round-robin').describe('load-balancing mode (default round-robin)'),
@@ -236,6 +242,7 @@ export const configSchema = z
       if (seenName.has(app.name)) ctx.addIssue({ code: 'custom', path: [app.key, index, app.key === 'apps' ? 'name' : 'Name'], message: `duplicate app name "${app.name}"` });
       seenName.add(app.name);
       app.ports.forEach((port, j) => {
+        if (port === 0) return; // every 0 is a port of its own
         const owner = seenPort.get(port);
         if (owner !== undefined) ctx.addIssue({ code: 'custom', path: [app.key, index, app.key === 'apps' ? 'ports' : 'Ports', j], message: `port ${port} already used by app "${owner}"` });
         else seenPort.set(port, app.name);

@@ -5,11 +5,16 @@ import { createHash } from 'node:crypto';
  * first element is the choice; the rest are the fallbacks tried in turn when
  * a connect fails.
  */
-export type BalanceMode = 'round-robin' | 'random' | 'least-conn' | 'sharding';
+export type { BalanceMode } from './engine/types.js';
+import type { BalanceMode } from './engine/types.js';
 
+/**
+ * `address` is the target as the app names it (`host:port`, normalised): the
+ * sharding hash is over it, in both engines. `active`: open connections.
+ */
 export interface Balanceable {
   readonly address: string;
-  readonly active: { readonly value: number };
+  readonly active: number;
 }
 
 export class Balancer<T extends Balanceable> {
@@ -39,7 +44,7 @@ export class Balancer<T extends Balanceable> {
         // Ties go round-robin so equal targets share the load.
         const start = this.#next++ % n;
         if (this.#next >= 0x3fffffff) this.#next = 0;
-        return rotate(usable, start).sort((a, b) => a.active.value - b.active.value);
+        return rotate(usable, start).sort((a, b) => a.active - b.active);
       }
       case 'sharding':
         return rendezvous(usable, clientKey);

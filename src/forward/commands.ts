@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
 import type { AppInfo } from './app.js';
+import type { ConnectionInfo } from './engine/types.js';
 import type { AdminState } from './target.js';
 
 /** What the commands need from the forward subsystem. */
@@ -8,6 +9,7 @@ export interface ForwardControl {
   list(): AppInfo[];
   app(name: string): { info(): AppInfo };
   setTargetState(app: string, address: string, state: AdminState): void;
+  openConnections(app: string, limit: number): Promise<ConnectionInfo[]>;
 }
 
 export interface AppSummary {
@@ -78,6 +80,16 @@ function forwardCommands(fwd: ForwardControl) {
       positional: ['name'],
       handler: ({ name }): AppInfo => fwd.app(name).info(),
       renderText: (a) => JSON.stringify(a, null, 2),
+    }),
+    defineCommand({
+      method: 'app.connections',
+      talk: 'app connections',
+      usage: 'NAME',
+      summary: 'open connections of an app: client, target, state, age, bytes (the engine’s view, at most 1000)',
+      params: z.object({ name: appParam, limit: z.number().int().min(1).max(100_000).default(1000) }).strict(),
+      positional: ['name'],
+      handler: ({ name, limit }): Promise<ConnectionInfo[]> => fwd.openConnections(name, limit),
+      renderText: (rows) => (rows.length === 0 ? 'no connections' : rows.map((r) => `${r.client} -> ${r.target || '-'} ${r.state} ${Math.round(r.age_ms / 1000)}s in=${r.bytes_in} out=${r.bytes_out}`).join('\n')),
     }),
     targetCommand('target.drain', 'drain', 'draining', 'stop new connections to a target; open ones continue', fwd),
     targetCommand('target.enable', 'enable', 'enabled', 'let a drained or disabled target take new connections again', fwd),

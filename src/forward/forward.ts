@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import type { AppConfig, Config } from '../config/schema.js';
@@ -5,27 +7,60 @@ import { parseHostPort } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { AppTargets } from './api.js';
-import { App, type AppInfo } from './app.js';
+import { App, type AdminState, type AppInfo, type PortInfo } from './app.js';
 import { registerForwardCommands } from './commands.js';
-import type { AdminState } from './target.js';
+import { createEngine, raiseFdLimit } from './engine/index.js';
+import { ListenError, type ConnectionInfo, type Engine, type EngineListener } from './engine/types.js';
+
+/** One listening socket and the app it serves; keyed by bind address and port (port 0: per app). */
+interface ListenerEntry {
+  readonly key: string;
+  readonly bind: string;
+  /** `bind` resolved to an address. */
+  readonly host: string;
+  /** The configured port (0: the kernel's choice, kept across reloads). */
+  readonly port: number;
+  app: App;
+  listener: EngineListener;
+}
+
+interface WantedPort {
+  readonly key: string;
+  readonly bind: string;
+  readonly port: number;
+  readonly app: App;
+}
 
 /**
- * The app proxies: one App per configured app, built on start and diffed on
- * reload. Also the AppTargets API services use to fill an app's targets.
+ * The app proxies: one App (policy) per configured app over one engine (the
+ * data plane), built on start and diffed on reload. Owns the listeners, so a
+ * reload can hand a port to another app without closing it, and keep an old
+ * listener until its replacement is bound. Also the AppTargets API services
+ * use to fill an app's targets.
  */
 export class Forward implements Subsystem, AppTargets {
   readonly name = 'forward';
   readonly #stats: StatsRegistry;
   readonly #logger: Logger;
+  readonly #allowPartial: boolean;
   #config: Config;
+  readonly #engine: Engine;
   readonly #apps = new Map<string, App>();
   /** Apps removed by a reload whose connections are still open. */
   readonly #retired = new Set<App>();
+  #listeners = new Map<string, ListenerEntry>();
+  /** Per app and configured port: why it is not listening as configured. */
+  #portErrors = new Map<string, string>();
 
   constructor(ctx: SubsystemContext) {
     this.#stats = ctx.stats;
     this.#logger = ctx.logger.child({ sub: 'forward' });
     this.#config = ctx.config;
+    this.#allowPartial = ctx.allowPartial ?? false;
+    this.#engine = createEngine(ctx.config.forward, this.#logger);
+    const s = ctx.stats.scope('forward');
+    s.text('engine', 'data plane of the app proxies: native or node', () => this.#engine.kind);
+    s.gauge('threads', 'event-loop threads relaying app connections', () => this.#engine.threads);
     registerForwardCommands(ctx.registry, this);
   }
 
@@ -34,40 +69,70 @@ export class Forward implements Subsystem, AppTargets {
     return this;
   }
 
+  /** The data plane, as `agent status` shows it. */
+  get engine(): string {
+    return this.#engine.kind;
+  }
+
   async start(): Promise<void> {
-    await Promise.all(this.#config.apps.map((a) => this.#addApp(a)));
+    const lim = raiseFdLimit();
+    if (lim) this.#logger.info({ soft_before: lim.before, soft: lim.soft, hard: lim.hard }, `file descriptor limit: soft ${lim.before} → ${lim.soft}, hard ${lim.hard}`);
+    this.#logger.info({ engine: this.#engine.kind, threads: this.#engine.threads }, `app proxies on the ${this.#engine.kind} engine`);
+    for (const cfg of this.#config.apps) this.#addApp(cfg);
+    const problems = await this.#applyListeners();
+    if (problems.length > 0 && !this.#allowPartial) {
+      throw new ProxyctlError('PXC_ERR_LISTEN', `${problems.join('; ')} (agent start --allow-partial serves the other ports)`);
+    }
   }
 
-  async reload(config: Config): Promise<void> {
+  /** Applies a new config; returns the listeners it could not open (the rest is applied). */
+  async reload(config: Config): Promise<string[]> {
+    const f = config.forward;
+    const was = this.#config.forward;
+    if (f.engine !== was.engine || f.threads !== was.threads) this.#logger.warn('forward.engine and forward.threads take effect at the next agent start');
     const next = new Map(config.apps.map((a) => [a.name, a]));
-    // Free ports first, so a port moving from one app to another can be opened below.
-    for (const [name, app] of this.#apps) {
-      const cfg = next.get(name);
-      if (cfg) app.closePortsNotIn(cfg);
-      else this.#retire(app);
-    }
+    for (const [name, app] of this.#apps) if (!next.has(name)) this.#retire(app);
     this.#config = config;
-    await Promise.all(
-      config.apps.map((cfg) => {
-        const app = this.#apps.get(cfg.name);
-        return app ? app.update(cfg, config.foo) : this.#addApp(cfg);
-      }),
-    );
+    for (const cfg of config.apps) {
+      const app = this.#apps.get(cfg.name);
+      if (app) app.update(cfg, config.foo, config.forward);
+      else this.#addApp(cfg);
+    }
+    return this.#applyListeners();
   }
 
+  /**
+   * Agent shutdown: stop accepting, let open connections finish for
+   * forward.shutdown_grace, then close both sides of whatever is left. Resolves
+   * once the engine has stopped: nothing outlives "agent stopped".
+   */
   async close(): Promise<void> {
-    for (const app of [...this.#apps.values(), ...this.#retired]) {
-      app.close();
-      app.removeStats();
+    for (const e of this.#listeners.values()) e.listener.close();
+    this.#listeners.clear();
+    const apps = [...this.#apps.values(), ...this.#retired];
+    const idle = Promise.all(apps.map((a) => new Promise<void>((resolve) => a.retire(resolve))));
+    const graceMs = this.#config.forward.shutdown_grace * 1000;
+    if (graceMs > 0 && apps.some((a) => a.active > 0)) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
     }
+    const open = apps.reduce((n, a) => n + a.active, 0);
+    if (open > 0) this.#logger.info({ connections: open }, `closing ${open} app connection(s) still open`);
+    for (const a of apps) a.closeConnections();
+    // Closing is asynchronous in both engines; it takes a moment, not a grace period.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    await this.#engine.close();
+    for (const a of apps) a.removeStats();
     this.#apps.clear();
     this.#retired.clear();
   }
 
-  async #addApp(cfg: AppConfig): Promise<void> {
-    const app = new App(cfg, this.#config.foo, this.#stats.scope('apps', { app: cfg.name }), this.#logger);
+  #addApp(cfg: AppConfig): void {
+    const app = new App(cfg, this.#config.foo, this.#config.forward, this.#engine, this.#stats.scope('apps', { app: cfg.name }), this.#logger);
     this.#apps.set(cfg.name, app);
-    await app.start();
   }
 
   #retire(app: App): void {
@@ -78,6 +143,113 @@ export class Forward implements Subsystem, AppTargets {
       // The same name may be back under a new config: its metrics are the live ones.
       if (!this.#apps.has(app.name)) app.removeStats();
     });
+  }
+
+  // ---- listeners ---------------------------------------------------------
+
+  /**
+   * Makes the listeners match the apps' ports. A listener on the same bind
+   * and port is kept (and handed to its new app if the port moved); a new one
+   * is bound before an old one of the same app and port is closed, so a bind
+   * that fails (a bad address, a port in use) leaves the app serving where it
+   * was. Returns one problem per listener that could not be opened.
+   */
+  async #applyListeners(): Promise<string[]> {
+    const wanted: WantedPort[] = [];
+    for (const app of this.#apps.values()) {
+      const { bind, ports } = app.config;
+      let zeros = 0;
+      for (const port of ports) wanted.push({ key: port === 0 ? `${app.name}\0${bind}\0#${zeros++}` : `${bind}\0${port}`, bind, port, app });
+    }
+    const old = this.#listeners;
+    const next = new Map<string, ListenerEntry>();
+    const errors = new Map<string, string>();
+    const problems: string[] = [];
+    for (const w of wanted) {
+      const e = old.get(w.key);
+      if (!e) continue;
+      if (e.app !== w.app) e.listener.setApp(w.app.engineApp);
+      e.app = w.app;
+      next.set(w.key, e);
+      old.delete(w.key);
+    }
+    for (const w of wanted) {
+      if (next.has(w.key)) continue;
+      const err = await this.#bind(w, old, next);
+      if (err === null) continue;
+      let problem = `app ${w.app.name}: ${err}`;
+      // The same app and port on its previous bind address keeps serving until a bind succeeds.
+      const prev = w.port === 0 ? undefined : [...old.values()].find((o) => o.app.name === w.app.name && o.listener.port === w.port);
+      if (prev) {
+        prev.listener.setApp(w.app.engineApp);
+        prev.app = w.app;
+        old.delete(prev.key);
+        next.set(prev.key, prev);
+        problem += ` (still listening on ${prev.bind}:${prev.listener.port})`;
+      }
+      errors.set(`${w.app.name}\0${w.key}`, problem);
+      problems.push(problem);
+    }
+    for (const e of old.values()) e.listener.close();
+    this.#listeners = next;
+    this.#portErrors = errors;
+    for (const app of this.#apps.values()) {
+      const mine = wanted.filter((w) => w.app === app);
+      app.setPorts(mine.map((w): PortInfo => this.#portInfo(w, next)));
+    }
+    for (const p of problems) this.#logger.error(p);
+    return problems;
+  }
+
+  #portInfo(w: WantedPort, next: Map<string, ListenerEntry>): PortInfo {
+    const e = next.get(w.key);
+    if (e) return { port: w.port, bound_port: e.listener.port, state: 'listening', error: null };
+    const error = this.#portErrors.get(`${w.app.name}\0${w.key}`) ?? null;
+    const kept = w.port === 0 ? undefined : [...next.values()].find((o) => o.app === w.app && o.listener.port === w.port);
+    return { port: w.port, bound_port: kept ? kept.listener.port : null, state: kept ? 'listening' : 'error', error };
+  }
+
+  /** Binds one wanted port; returns null or why it failed. */
+  async #bind(w: WantedPort, old: Map<string, ListenerEntry>, next: Map<string, ListenerEntry>): Promise<string | null> {
+    let host = w.bind;
+    if (!isIP(host)) {
+      try {
+        host = (await lookup(host)).address;
+      } catch (err) {
+        return `cannot listen on ${w.bind}:${w.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      }
+    }
+    const attempt = async (): Promise<ListenError | null> => {
+      try {
+        const listener = await this.#engine.listen(host, w.port, w.app.engineApp);
+        next.set(w.key, { key: w.key, bind: w.bind, host, port: w.port, app: w.app, listener });
+        return null;
+      } catch (err) {
+        if (err instanceof ListenError) return err;
+        throw err;
+      }
+    };
+    let err = await attempt();
+    if (err?.code === 'EADDRINUSE' && w.port !== 0) {
+      // Held by a listener of ours that is going away (the bind address changed): free it and retry.
+      const holder = [...old.values()].find((o) => o.listener.port === w.port);
+      if (holder) {
+        holder.listener.close();
+        old.delete(holder.key);
+        err = await attempt();
+        if (err) {
+          // Put the old one back if we can, so nothing stops serving.
+          try {
+            holder.listener = await this.#engine.listen(holder.host, holder.port, holder.app.engineApp);
+            old.set(holder.key, holder);
+          } catch {
+            // lost: the problem below names the port
+          }
+        }
+      }
+    }
+    if (err === null) return null;
+    return err.code === 'EADDRINUSE' ? `port ${w.port} already in use` : `cannot listen on ${w.bind}:${w.port}: ${err.code}`;
   }
 
   // ---- queries and runtime commands ---------------------------------------
@@ -92,13 +264,22 @@ export class Forward implements Subsystem, AppTargets {
     return [...this.#apps.values()].map((a) => a.info());
   }
 
+  connections(app: string, address: string): number {
+    return this.#apps.get(app)?.target(address)?.active ?? 0;
+  }
+
+  /** Open connections of an app (the engine's view), at most `limit`. */
+  openConnections(app: string, limit: number): Promise<ConnectionInfo[]> {
+    return this.app(app).connections(limit);
+  }
+
   setTargetState(appName: string, address: string, state: AdminState): void {
     const app = this.app(appName);
     const t = app.target(address);
     if (!t) throw new ProxyctlError('PXC_ERR_UNKNOWN_TARGET', `app "${appName}" has no target ${address}`);
     if (t.state === state) return;
     const was = t.state;
-    t.state = state;
+    app.setTargetState(t, state);
     this.#logger.info({ app: appName, target: t.address, from: was, to: state }, `target ${state}`);
   }
 
@@ -117,10 +298,6 @@ export class Forward implements Subsystem, AppTargets {
     const a = this.#apps.get(app);
     if (!a) return Promise.resolve();
     return a.removeDynamicTarget(address, opts.timeoutMs);
-  }
-
-  connections(app: string, address: string): number {
-    return this.#apps.get(app)?.target(address)?.active.value ?? 0;
   }
 }
 

@@ -1,10 +1,12 @@
-import type { Counter, Gauge, StatsScope } from '../stats/registry.js';
+import type { Counter, StatsScope } from '../stats/registry.js';
+import { TARGET, type EngineTarget } from './engine/types.js';
 
 /**
- * One backend of an app: its address, its operator state, its health and its
- * counters. A Target object outlives its removal from the app (reload, a
- * service replacing an instance) until its last connection has closed, so the
- * connections it carries keep counting on it.
+ * One backend of an app: its address, its operator state, its health, and
+ * the engine's handle for it (whose counters the stats read). A Target object
+ * outlives its removal from the app (reload, a service replacing an instance)
+ * until its last connection has closed, so the connections it carries keep
+ * counting on it.
  */
 export type AdminState = 'enabled' | 'draining' | 'disabled';
 
@@ -39,12 +41,11 @@ export class Target {
   lastError: string | null = null;
   /** Set by the app when it is removed while connections remain. */
   onIdle: (() => void) | undefined;
+  /** The engine's handle; null while the host name is being resolved (not usable until then). */
+  handle: EngineTarget | null = null;
+  /** The target's `total` at the last passive failure: if it moved, a connect succeeded in between. */
+  totalAtLastFailure = -1;
 
-  readonly active: Gauge;
-  readonly total: Counter;
-  readonly bytesIn: Counter;
-  readonly bytesOut: Counter;
-  readonly connectFailures: Counter;
   readonly checkFailures: Counter;
   readonly #scope: StatsScope;
 
@@ -54,11 +55,12 @@ export class Target {
     this.port = port;
     this.#scope = appScope.scope('targets', { target: address });
     const s = this.#scope;
-    this.active = s.gauge('connections_active', 'open client connections relayed to this target');
-    this.total = s.counter('connections_total', 'client connections relayed to this target');
-    this.bytesIn = s.counter('bytes_in', 'bytes from clients to this target');
-    this.bytesOut = s.counter('bytes_out', 'bytes from this target to clients');
-    this.connectFailures = s.counter('connect_failures', 'failed or timed-out connects to this target');
+    const read = (field: number) => () => this.handle?.counters.get(field) ?? 0;
+    s.gauge('connections_active', 'open client connections relayed to this target', read(TARGET.active));
+    s.counter('connections_total', 'client connections relayed to this target', read(TARGET.total));
+    s.counter('bytes_in', 'bytes from clients to this target', read(TARGET.bytes_in));
+    s.counter('bytes_out', 'bytes from this target to clients', read(TARGET.bytes_out));
+    s.counter('connect_failures', 'failed or timed-out connects to this target', read(TARGET.connect_failures));
     this.checkFailures = s.counter('check_failures', 'failed active health checks');
     s.gauge('up', '1 when the target passes health checks', () => (this.up ? 1 : 0));
     s.text('state', 'enabled, draining or disabled', () => this.state);
@@ -66,21 +68,11 @@ export class Target {
 
   /** Can take a new connection now. */
   get usable(): boolean {
-    return this.up && this.state === 'enabled' && this.attached;
+    return this.up && this.state === 'enabled' && this.attached && this.handle !== null;
   }
 
-  connectionOpened(): void {
-    this.active.value++;
-    this.total.value++;
-  }
-
-  connectionClosed(): void {
-    this.active.value--;
-    if (this.active.value === 0 && this.onIdle) {
-      const cb = this.onIdle;
-      this.onIdle = undefined;
-      cb();
-    }
+  get active(): number {
+    return this.handle?.counters.get(TARGET.active) ?? 0;
   }
 
   /** A check or a connect succeeded. Returns true when the target just came up. */
@@ -114,16 +106,18 @@ export class Target {
   }
 
   info(): TargetInfo {
+    const c = this.handle?.counters;
+    const get = (f: number) => c?.get(f) ?? 0;
     return {
       address: this.address,
       state: this.state,
       health: this.state === 'disabled' ? 'unchecked' : this.up ? 'up' : 'down',
       source: this.isStatic && this.isDynamic ? 'static+dynamic' : this.isDynamic ? 'dynamic' : 'static',
-      active: this.active.value,
-      total: this.total.value,
-      bytes_in: this.bytesIn.value,
-      bytes_out: this.bytesOut.value,
-      connect_failures: this.connectFailures.value,
+      active: get(TARGET.active),
+      total: get(TARGET.total),
+      bytes_in: get(TARGET.bytes_in),
+      bytes_out: get(TARGET.bytes_out),
+      connect_failures: get(TARGET.connect_failures),
       check_failures: this.checkFailures.value,
       last_error: this.lastError,
     };

@@ -36,7 +36,7 @@ describe('config schema', () => {
 
   it('names the path of every problem', () => {
     expect(problems({ apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81, 70000], targets: ['nohost'] }] })).toEqual([
-      'apps[1].ports[1]: port 70000 out of range (1-65535)',
+      'apps[1].ports[1]: port 70000 out of range (0-65535)',
       'apps[1].targets[0]: malformed target "nohost" (expected host:port with port 1-65535)',
     ]);
     expect(problems({ proxy: { timeout: -1, nope: true } })).toEqual(['proxy.timeout: Number must be greater than 0', 'proxy: unknown key "nope"']);

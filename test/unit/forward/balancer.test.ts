@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Balancer, rendezvous } from '../../../src/forward/balancer.js';
 
-const t = (address: string, active = 0) => ({ address, active: { value: active } });
+const t = (address: string, active = 0) => ({ address, active });
 
 describe('Balancer', () => {
   const targets = [t('a:1'), t('b:1'), t('c:1')];

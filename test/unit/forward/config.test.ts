@@ -28,9 +28,13 @@ describe('apps config', () => {
     expect(problems({ apps: [{ name: 'a', ports: [9000] }], Apps: [{ Name: 'b', Ports: [9000], Targets: [] }] })).toEqual(['Apps[0].Ports[0]: port 9000 already used by app "a"']);
   });
 
+  it('takes port 0 (the kernel picks one) any number of times', () => {
+    expect(problems({ apps: [{ name: 'a', ports: [0, 0] }, { name: 'b', ports: [0] }] })).toEqual([]);
+  });
+
   it('names the path of a port out of range, a malformed target, an unknown balance or protocol', () => {
     const p = problems({ apps: [{ name: 'a', ports: [70000], targets: ['127.0.0.1:80', 'no-port'], balance: 'fastest', protocol: 'http' }] });
-    expect(p).toContain('apps[0].ports[0]: port 70000 out of range (1-65535)');
+    expect(p).toContain('apps[0].ports[0]: port 70000 out of range (0-65535)');
     expect(p).toContain('apps[0].targets[1]: malformed target "no-port" (expected host:port with port 1-65535)');
     expect(p.find((m) => m.startsWith('apps[0].balance:'))).toMatch(/round-robin/);
     expect(p.find((m) => m.startsWith('apps[0].protocol:'))).toMatch(/foo/);
