@@ -118,15 +118,17 @@ export function configRows(schema) {
     let def;
     let description = s.description;
     let nullable = false;
+    let optional = false;
     for (;;) {
       const t = s._def.typeName;
       if (t === 'ZodDefault') def = s._def.defaultValue();
       else if (t === 'ZodNullable') nullable = true;
+      else if (t === 'ZodOptional') optional = true;
       else if (t !== 'ZodOptional' && t !== 'ZodEffects') break;
       s = t === 'ZodEffects' ? s._def.schema : s._def.innerType;
       description ??= s.description;
     }
-    return { s, def, description, nullable };
+    return { s, def, description, nullable, optional };
   };
   const typeName = (s) => {
     switch (s._def.typeName) {
@@ -150,7 +152,7 @@ export function configRows(schema) {
   };
   const walk = (obj, prefix) => {
     for (const [key, raw] of Object.entries(obj.shape)) {
-      const { s, def, description, nullable } = unwrap(raw);
+      const { s, def, description, nullable, optional } = unwrap(raw);
       const path = prefix + key;
       const t = s._def.typeName;
       const isObjArray = t === 'ZodArray' && unwrap(s._def.type).s._def.typeName === 'ZodObject';
@@ -161,7 +163,7 @@ export function configRows(schema) {
         rows.push({ key: path, type: 'array of objects', default: def, description, section: true });
         walk(unwrap(s._def.type).s, `${path}[].`);
       } else {
-        rows.push({ key: path, type: typeName(s) + (nullable ? ' | null' : ''), default: def, description });
+        rows.push({ key: path, type: typeName(s) + (nullable ? ' | null' : ''), default: def, description, optional });
       }
     }
   };
@@ -183,7 +185,7 @@ export function renderConf5({ version, rows }) {
       if (r.description) out.push(esc(r.description));
       continue;
     }
-    const def = r.default === undefined ? 'required' : `default ${JSON.stringify(r.default)}`;
+    const def = r.default !== undefined ? `default ${JSON.stringify(r.default)}` : r.optional ? 'optional' : 'required';
     // The default is printed from the schema itself; drop the copy some descriptions carry.
     const text = (r.description ?? '').replace(/,? ?default [^)]*\)$/, ')').replace(/ \(\)$/, '').replace(/\s*\(default [^)]*\)/, '');
     out.push('.TP', `\\fB${esc(r.key)}\\fR (${esc(r.type)}; ${esc(def)})`, esc(text));

@@ -160,7 +160,8 @@ export const appSchema = z
   .object({
     name: appNameSchema.describe('app name'),
     ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports'),
-    bind: z.string().default('127.0.0.1').describe('listen address (default 127.0.0.1)'),
+    // No default here: an app naming no bind listens on forward.bind (filled in by configSchema's transform).
+    bind: z.string().min(1).optional().describe('listen address; an app naming none listens on forward.bind, the node\'s own'),
     targets: z.array(hostPortSchema).default([]).describe('static targets as host:port (a service may add more at run time)'),
     balance: z.enum(['round-robin', 'random', 'least-conn', 'sharding']).default('round-robin').describe('load-balancing mode (default round-robin)'),
     protocol: z.enum(['tcp', 'foo']).default('tcp').describe('tcp, or foo for the Foo line protocol with message counters (default tcp)'),
@@ -174,7 +175,7 @@ export const appSchema = z
 const flyAppSchema = z
   .object({
     Name: appNameSchema.describe('app name (becomes apps[].name)'),
-    Ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports on 127.0.0.1 (become apps[].ports)'),
+    Ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports on forward.bind (become apps[].ports)'),
     Targets: z.array(hostPortSchema).describe('targets as host:port (become apps[].targets); every other key takes its default'),
   })
   .passthrough();
@@ -249,7 +250,8 @@ export const configSchema = z
   })
   .transform(({ Apps, ...cfg }) => ({
     ...cfg,
-    apps: [...cfg.apps, ...(Apps ?? []).map((a) => appSchema.parse({ name: a.Name, ports: a.Ports, targets: a.Targets }))],
+    // forward.bind is the node-local default listen address (several agents on one host: 127.0.0.2, 127.0.0.3, …).
+    apps: [...cfg.apps, ...(Apps ?? []).map((a) => appSchema.parse({ name: a.Name, ports: a.Ports, targets: a.Targets }))].map(({ bind, ...a }) => ({ ...a, bind: bind ?? cfg.forward.bind })),
   }));
 
 export type Config = z.output<typeof configSchema>;

@@ -52,6 +52,16 @@ describe('config schema', () => {
     expect(problems({ services: [{ name: 's', command: ['x'], app: 'ghost' }] })).toEqual(['services[0].app: unknown app "ghost"']);
   });
 
+  it('listens apps that name no bind on forward.bind, in either form; an app\'s own bind wins', () => {
+    const cfg = parseConfig({
+      forward: { bind: '127.0.0.3' },
+      apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81], bind: '0.0.0.0' }],
+      Apps: [{ Name: 'c', Ports: [82], Targets: [] }],
+    });
+    expect(cfg.apps.map((a) => [a.name, a.bind])).toEqual([['a', '127.0.0.3'], ['b', '0.0.0.0'], ['c', '127.0.0.3']]);
+    expect(defaultConfig().forward.bind).toBe('127.0.0.1');
+  });
+
   it('formats paths like JavaScript accessors', () => {
     expect(formatPath(['apps', 2, 'ports', 0])).toBe('apps[2].ports[0]');
     expect(formatPath([])).toBe('(root)');
