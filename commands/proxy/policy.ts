@@ -1,20 +1,29 @@
 import { isAbsolute, resolve } from 'node:path';
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 
 export default class ProxyPolicy extends ClientCommand {
   static override summary = 'Show the proxy selection policy, or change it at run time';
   static override description =
-    'default: a random member of the active group, then the others shuffled. sharding: rendezvous hashing of the job\'s sha256 (else URL), so one key always goes to the same healthy proxy. Or a path to a JS module exporting setPreferredProxy(job) and handleFailure(job, error). A change is kept across restarts until `proxyctl proxy reset`.';
+    'default: a random member of the active group, then the others shuffled. sharding: rendezvous hashing of the job\'s sha256 (else URL), so one key always goes to the same healthy proxy. Or a path to a JS module exporting setPreferredProxy(job) and handleFailure(job, error). A change is kept across restarts until `proxyctl proxy reset`. With --fleet NAME becomes the fleet\'s policy, applied by every node (a module path must exist on each of them, and is sent as given).';
   static override enableJsonFlag = true;
   static override args = {
     name: Args.string({ description: 'default, sharding, or a path to a policy module (a relative path is made absolute from the current directory)' }),
   };
-  static override examples = ['<%= config.bin %> proxy policy', '<%= config.bin %> proxy policy sharding', '<%= config.bin %> proxy policy /etc/proxyctl/my-policy.mjs'];
+  static override flags = {
+    fleet: Flags.boolean({ description: 'set it on every node of the fleet (written to etcd; the agent must be in a fleet)' }),
+  };
+  static override examples = ['<%= config.bin %> proxy policy', '<%= config.bin %> proxy policy sharding', '<%= config.bin %> proxy policy /etc/proxyctl/my-policy.mjs', '<%= config.bin %> proxy policy sharding --fleet'];
 
-  async run(): Promise<{ policy: string }> {
+  async run(): Promise<{ policy: string; revision?: number }> {
     const { args, flags } = await this.parse(ProxyPolicy);
     const socket = this.socketPath(flags);
+    if (flags.fleet) {
+      if (args.name === undefined) this.usage('proxy policy --fleet: NAME is required (fleet status shows what each node runs)');
+      const r = await this.call(socket, 'fleet.proxy.policy', { name: args.name });
+      this.log(`fleet config revision ${r.revision}: every node applies it`);
+      return { policy: args.name, revision: r.revision };
+    }
     if (args.name === undefined) {
       const policy = (await this.call(socket, 'proxy.policy', {})) ?? 'default';
       this.log(policy);

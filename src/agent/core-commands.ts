@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import type { FleetAgentInfo } from '../fleet/api.js';
 import type { StatsSnapshot } from '../stats/registry.js';
 
 /** What the agent itself exposes: identity, status, reload, stats, shutdown, help. */
@@ -10,6 +11,8 @@ export interface AgentInfo {
   socket: string;
   state_dir: string;
   config_path: string | null;
+  /** The fleet this agent is in (its etcd connection, the config revision it runs); absent without `cluster`. */
+  fleet?: FleetAgentInfo;
 }
 
 export interface ReloadResult {
