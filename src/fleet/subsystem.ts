@@ -44,6 +44,7 @@ export class Fleet implements FleetNode, FleetControl {
   readonly #rollouts: RolloutCoordinator;
   readonly #feed: EventFeed;
   readonly #startedAt = new Date().toISOString();
+  readonly #version = packageVersion();
   readonly #recordWrites: Counter;
   /** Nodes and rollouts as last read, for `fleet status` while etcd is away. */
   #lastNodes: NodeRecord[] = [];
@@ -158,7 +159,7 @@ export class Fleet implements FleetNode, FleetControl {
     return {
       node: this.#node,
       hostname: hostname(),
-      version: packageVersion(),
+      version: this.#version,
       engine: local.engine,
       pid: process.pid,
       started_at: this.#startedAt,
