@@ -7,7 +7,7 @@ import { freePort } from '../../helpers/echo-server.js';
 import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
+import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, startFleetAgents, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host in one fleet (one etcd member), each serving the
@@ -23,13 +23,11 @@ beforeAll(async () => {
   etcd = await startEtcd();
   prefix = freshPrefix();
   localPort = await freePort();
-  agents = await Promise.all(
-    ['a', 'b', 'c'].map((node, i) =>
-      startFleetAgent({ endpoints: etcd.endpoints, prefix, node, octet: 2 + i, ...(node === 'c' ? { local: { apps: [{ name: 'local', ports: [localPort] }] } } : {}) }),
-    ),
+  agents = await startFleetAgents(
+    ['a', 'b', 'c'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 2 + i, ...(node === 'c' ? { local: { apps: [{ name: 'local', ports: [localPort] }] } } : {}) })),
   );
   await waitFor('three nodes registered', async () => (await fleetStatus(agents[0]!)).nodes.length === 3);
-});
+}, 90_000); // agents start one by one: slow on a loaded box
 
 afterAll(async () => {
   await cleanupAgents();
@@ -104,15 +102,15 @@ describe('fleet config', () => {
     const read = await revisionOf(agents[0]!);
     const results = await Promise.all(
       [1, 2].map(async (i) => {
-        const file = fleetFile({ apps: [{ name: `w${i}`, ports: [await freePort()] }] });
-        return { ...(await agents[i]!.cli(['fleet', 'push', file, '--revision', String(read)])), name: `w${i}` };
+        const document = { apps: [{ name: `w${i}`, ports: [await freePort()] }] };
+        return agents[i]!.rpc('fleet.push', { document, revision: read }).then(() => ({ name: `w${i}`, error: null }), (err: Error) => ({ name: `w${i}`, error: err.message }));
       }),
     );
-    const won = results.filter((r) => r.code === 0);
-    const lost = results.filter((r) => r.code !== 0);
+    const won = results.filter((r) => r.error === null);
+    const lost = results.filter((r) => r.error !== null);
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
-    expect(lost[0]!.stderr).toMatch(/fleet config changed since you read it \(revision \d+/);
+    expect(lost[0]!.error).toMatch(/^fleet config changed since you read it \(revision \d+/);
     const doc = await agents[0]!.rpc<FleetGetResult>('fleet.get');
     expect((doc.document.apps as Array<{ name: string }>).map((a) => a.name)).toEqual([won[0]!.name]);
     // A diff names the revision it compared with; pushing the same file over it is a no-op.

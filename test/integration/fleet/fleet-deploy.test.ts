@@ -8,7 +8,7 @@ import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
+import { fleetFile, fleetStatus, freshPrefix, startFleetAgents, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host run the notes service from one fleet push (each
@@ -18,15 +18,16 @@ import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, TEST_LEASE_TTL, w
 let etcd: EtcdCluster;
 let agents: FleetAgent[];
 let port: number;
+let fleetDocument: { apps: unknown[]; services: Array<Record<string, unknown>> };
 
 const notes = (agent: FleetAgent) => agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
 
 beforeAll(async () => {
   etcd = await startEtcd();
   const prefix = freshPrefix();
-  agents = await Promise.all(['a', 'b', 'c'].map((node, i) => startFleetAgent({ endpoints: etcd.endpoints, prefix, node, octet: 12 + i })));
+  agents = await startFleetAgents(['a', 'b', 'c'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 12 + i })));
   port = await freePort();
-  const push = await agents[0]!.cli(['fleet', 'push', fleetFile({
+  fleetDocument = {
     apps: [{ name: 'notes', ports: [port], balance: 'random' }],
     services: [{
       name: 'notes',
@@ -38,11 +39,12 @@ beforeAll(async () => {
       drain: 0.5,
       stop_timeout: 5,
     }],
-  }), '--json']);
+  };
+  const push = await agents[0]!.cli(['fleet', 'push', fleetFile(fleetDocument), '--json']);
   expect(push.code).toBe(0);
   await waitApplied(agents, (JSON.parse(push.stdout) as { revision: number }).revision);
   await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 30_000 })));
-});
+}, 120_000); // agents start one by one: slow on a loaded box
 
 afterAll(async () => {
   await cleanupAgents();
@@ -57,7 +59,7 @@ describe('fleet deploys', () => {
     const follower = await agents[0]!.rpc<FleetEventsResult>('fleet.events');
     const coordinator = agents[2]!;
     const rollout = coordinator.cli(['deploy', 'notes', '--fleet', '--wait'], { timeoutMs: 60_000 });
-    await waitFor('rollout running', async () => (await coordinator.rpc<RolloutRecord | null>('fleet.rollout', { service: 'notes' }))?.state === 'running');
+    await waitFor('rollout running', async () => (await coordinator.rpc<RolloutRecord | null>('fleet.rollout', { service: 'notes' }))?.state === 'running', { timeoutMs: 30_000 });
     // Another node asking for the same service meanwhile is refused at once: the lock is held.
     const second = await agents[0]!.cli(['deploy', 'notes', '--fleet', '--json']);
     expect(second.code).toBe(1);
@@ -89,23 +91,6 @@ describe('fleet deploys', () => {
     expect(events).toMatch(/fleet deploy notes \(\S+\) started by c on a, b, c[\s\S]*deploy notes on a: deploying v1 -> v2[\s\S]*deploy notes on a: v2 is current[\s\S]*deploy notes on c: v2 is current/);
   });
 
-  it('stops at the first node whose deploy fails and names it; the nodes after it are not asked', async () => {
-    // Node a is busy with a deploy of its own: a fleet deploy cannot start one there.
-    await agents[0]!.rpc('service.deploy', { service: 'notes' });
-    const r = await agents[1]!.cli(['deploy', 'notes', '--fleet', '--wait', '--json']);
-    expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_FLEET_DEPLOY_FAILED', message: expect.stringMatching(/ failed: stopped at node a: service notes: deploy already in progress/) } });
-    expect(await agents[1]!.rpc<RolloutRecord>('fleet.rollout', { service: 'notes' })).toMatchObject({
-      state: 'failed',
-      coordinator: 'b',
-      nodes: [{ node: 'a', state: 'failed' }, { node: 'b', state: 'not run' }, { node: 'c', state: 'not run' }],
-    });
-    expect((await notes(agents[1]!)).current?.version).toBe(2);
-    expect((await notes(agents[2]!)).current?.version).toBe(2);
-    expect((await agents[0]!.talk('fleet status')).trim().split('\n').at(-1)).toMatch(/^fleet deploy notes notes-\S+: failed \(0\/3 nodes, coordinator b, .*\): stopped at node a/);
-    await waitFor('a\'s own deploy done', async () => (await notes(agents[0]!)).state === 'READY', { timeoutMs: 30_000 });
-  });
-
   it('frees the lock of a coordinator killed mid-rollout once its lease expires', async () => {
     const coordinator = agents[2]!;
     const started = await coordinator.rpc<RolloutRecord>('fleet.deploy', { service: 'notes' });
@@ -129,5 +114,24 @@ describe('fleet deploys', () => {
       return r.state === 'running' ? null : r;
     }, { timeoutMs: 30_000 });
     if (end.state === 'failed') expect(end.error).toMatch(/^stopped at node [abc]: /);
+  });
+
+  it('stops at the first node whose deploy fails and names it; the nodes after it are not asked', async () => {
+    // Node a is busy with a long deploy of its own (drain 30 s): a fleet deploy cannot start one there.
+    const slow = await agents[0]!.rpc<{ revision: number }>('fleet.push', { document: { ...fleetDocument, services: [{ ...fleetDocument.services[0], drain: 30 }] } });
+    await waitApplied(agents.slice(0, 2), slow.revision);
+    for (const a of agents.slice(0, 2)) await waitFor(`${a.node} idle`, async () => (await notes(a)).state === 'READY', { timeoutMs: 30_000 });
+    await agents[0]!.rpc('service.deploy', { service: 'notes' });
+    const b = (await notes(agents[1]!)).current!.version;
+    const r = await agents[1]!.cli(['deploy', 'notes', '--fleet', '--wait', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_FLEET_DEPLOY_FAILED', message: expect.stringMatching(/ failed: stopped at node a: service notes: deploy already in progress/) } });
+    expect(await agents[1]!.rpc<RolloutRecord>('fleet.rollout', { service: 'notes' })).toMatchObject({
+      state: 'failed',
+      coordinator: 'b',
+      nodes: [{ node: 'a', state: 'failed' }, { node: 'b', state: 'not run' }],
+    });
+    expect((await notes(agents[1]!)).current?.version).toBe(b);
+    expect((await agents[0]!.talk('fleet status')).trim().split('\n').at(-1)).toMatch(/^fleet deploy notes notes-\S+: failed \(0\/2 nodes, coordinator b, .*\): stopped at node a/);
   });
 });

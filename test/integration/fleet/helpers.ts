@@ -41,6 +41,16 @@ export async function startFleetAgent(o: FleetAgentOptions): Promise<FleetAgent>
   return Object.assign(agent, { node: o.node, bind });
 }
 
+/**
+ * Agents started one after the other: started at once they share the CPU of a loaded box
+ * and each takes as long as all of them (the helper gives an agent 20 s to answer).
+ */
+export async function startFleetAgents(list: readonly FleetAgentOptions[]): Promise<FleetAgent[]> {
+  const agents: FleetAgent[] = [];
+  for (const o of list) agents.push(await startFleetAgent(o));
+  return agents;
+}
+
 export const fleetStatus = (agent: TestAgent): Promise<FleetStatus> => agent.rpc<FleetStatus>('fleet.status');
 
 /** Waits until every agent's own node record says it runs `revision`. */
