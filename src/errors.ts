@@ -43,6 +43,11 @@ export const ERROR_CODES = {
   PXC_ERR_BODY_TOO_LARGE: 'a data proxy request body exceeded 1 MiB (HTTP 413)',
   PXC_ERR_SHARD_LAYOUT: 'a data proxy --db directory was created with a different --shards count',
   PXC_ERR_DATA_PROXY_UNREACHABLE: 'the notes client could not reach the data proxy, or it answered outside JSON-RPC',
+  PXC_ERR_NOT_IN_FLEET: 'a fleet command was sent to an agent whose config has no cluster key',
+  PXC_ERR_FLEET_UNREACHABLE: 'etcd did not answer; the agent keeps serving its last applied fleet config',
+  PXC_ERR_FLEET_CONFLICT: 'the fleet config changed since it was read (another write won); read it again and retry',
+  PXC_ERR_FLEET_DEPLOY_LOCKED: 'a fleet deploy of the service is already running: its etcd lock is held',
+  PXC_ERR_FLEET_DEPLOY_FAILED: 'a fleet deploy stopped at a node whose deploy failed (the message names it)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

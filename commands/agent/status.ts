@@ -11,7 +11,9 @@ export default class AgentStatus extends ClientCommand {
   async run(): Promise<AgentInfo> {
     const { flags } = await this.parse(AgentStatus);
     const info = await this.call(this.socketPath(flags), 'agent.status', {});
-    this.log(renderKeyValues({ pid: info.pid, version: info.version, uptime: formatDuration(info.uptime_s), socket: info.socket, state_dir: info.state_dir, config: info.config_path ?? '(none: embedded defaults)', engine: info.engine ?? '-' }));
+    const f = info.fleet;
+    const fleet = f && `node ${f.node} of ${f.prefix}: ${f.connected ? `connected, config revision ${f.applied_revision}` : `disconnected since ${f.since}, serving config revision ${f.applied_revision}`}${f.error ? `; refused ${f.error}` : ''}`;
+    this.log(renderKeyValues({ pid: info.pid, version: info.version, uptime: formatDuration(info.uptime_s), socket: info.socket, state_dir: info.state_dir, config: info.config_path ?? '(none: embedded defaults)', engine: info.engine ?? '-', ...(fleet ? { fleet } : {}) }));
     return info;
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProxyctlError } from '../errors.js';
 import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import type { FleetAgentInfo } from '../fleet/api.js';
 import type { StatsSnapshot } from '../stats/registry.js';
 
 /** What the agent itself exposes: identity, status, reload, stats, shutdown, help. */
@@ -13,6 +14,8 @@ export interface AgentInfo {
   config_path: string | null;
   /** The app proxies' data plane: native or node. */
   engine: string | null;
+  /** The fleet this agent is in (its etcd connection, the config revision it runs); absent without `cluster`. */
+  fleet?: FleetAgentInfo;
 }
 
 export interface ReloadResult {

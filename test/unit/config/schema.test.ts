@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, formatPath, parseConfig } from '../../../src/config/load.js';
 
@@ -50,6 +51,27 @@ describe('config schema', () => {
 
   it('rejects a service naming an unknown app', () => {
     expect(problems({ services: [{ name: 's', command: ['x'], app: 'ghost' }] })).toEqual(['services[0].app: unknown app "ghost"']);
+  });
+
+  it('listens apps that name no bind on forward.bind, in either form; an app\'s own bind wins', () => {
+    const cfg = parseConfig({
+      forward: { bind: '127.0.0.3' },
+      apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81], bind: '0.0.0.0' }],
+      Apps: [{ Name: 'c', Ports: [82], Targets: [] }],
+    });
+    expect(cfg.apps.map((a) => [a.name, a.bind])).toEqual([['a', '127.0.0.3'], ['b', '0.0.0.0'], ['c', '127.0.0.3']]);
+    expect(defaultConfig().forward.bind).toBe('127.0.0.1');
+  });
+
+  it('has no cluster by default; a cluster key gets its defaults, the node named after the host', () => {
+    expect(defaultConfig().cluster).toBeUndefined();
+    expect(parseConfig({ cluster: {} }).cluster).toEqual({ endpoints: ['http://127.0.0.1:2379'], prefix: '/proxyctl/', node: hostname(), lease_ttl: 10 });
+    expect(problems({ cluster: { prefix: 'proxyctl', endpoints: ['etcd:2379'], node: 'a b', tls: { ca: 'ca.pem', cert: 'c.pem' } } })).toEqual([
+      'cluster.endpoints[0]: endpoint must be an http:// or https:// URL',
+      'cluster.prefix: prefix must start and end with "/", e.g. "/proxyctl/"',
+      'cluster.node: node must be 1-63 letters, digits, ".", "_" or "-"',
+      'cluster.tls: tls.cert and tls.key go together',
+    ]);
   });
 
   it('formats paths like JavaScript accessors', () => {
