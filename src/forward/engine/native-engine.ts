@@ -1,4 +1,5 @@
 import { getSystemErrorName } from 'node:util';
+import { balanceTable } from '../balancer.js';
 import type { NativeAddon, NativeEngineHandle } from './native-addon.js';
 import {
   ListenError,
@@ -77,10 +78,12 @@ class NativeApp implements EngineApp {
     return t;
   }
 
-  publish(o: EngineAppOptions, usable: readonly EngineTarget[]): void {
+  publish(o: EngineAppOptions, usable: readonly EngineTarget[], weights: readonly number[]): void {
     this.#options = o;
     const opts = new Float64Array([o.protocol === 'foo' ? 1 : 0, BALANCE[o.balance], o.connectTimeoutMs, o.idleTimeoutMs, o.halfClosedTimeoutMs, o.maxConnections, o.fooCloseOnInvalid ? 1 : 0, o.fooMaxLine]);
-    this.engine.h.publish(this.id, opts, Uint32Array.from(usable, (t) => (t as NativeTarget).id));
+    // The round-robin sequence is computed here, once, by the same code the node engine uses.
+    const table = balanceTable(usable, weights);
+    this.engine.h.publish(this.id, opts, Uint32Array.from(usable, (t) => (t as NativeTarget).id), Uint32Array.from(table.weights), table.schedule);
   }
 
   watchIdle(target: EngineTarget): void {
