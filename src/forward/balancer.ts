@@ -46,9 +46,15 @@ export interface BalanceTable<T> {
   readonly uniform: boolean;
 }
 
-export function balanceTable<T>(targets: readonly T[], weights: readonly number[]): BalanceTable<T> {
+/**
+ * `previous`: the table this one replaces; its schedule is reused when the
+ * weights are the same (most publishes change a target's state, not the
+ * weights, and a schedule of many large weights takes milliseconds to make).
+ */
+export function balanceTable<T>(targets: readonly T[], weights: readonly number[], previous?: BalanceTable<unknown> | null): BalanceTable<T> {
   const w = targets.map((_, i) => Math.min(256, Math.max(1, Math.trunc(weights[i] ?? 1))));
-  return { targets, weights: w, schedule: swrrSchedule(w), uniform: w.every((x) => x === w[0]) };
+  const same = previous != null && previous.weights.length === w.length && previous.weights.every((x, i) => x === w[i]);
+  return { targets, weights: w, schedule: same ? previous.schedule : swrrSchedule(w), uniform: w.every((x) => x === w[0]) };
 }
 
 /**
@@ -61,17 +67,22 @@ export function swrrSchedule(weights: readonly number[]): Uint16Array {
   const n = weights.length;
   if (n === 0) return new Uint16Array(0);
   const g = weights.reduce((a, b) => gcd(a, b));
-  const w = weights.map((x) => x / g);
+  // Typed arrays: 256 targets of large, coprime weights make ~11 M steps (~30 ms); ten targets weighing 1-10, 0.1 ms.
+  const w = Int32Array.from(weights, (x) => x / g);
   const total = w.reduce((a, b) => a + b, 0);
   const out = new Uint16Array(total);
-  const current = new Array<number>(n).fill(0);
+  const current = new Int32Array(n);
   for (let k = 0; k < total; k++) {
     let best = 0;
+    let max = -0x7fffffff;
     for (let i = 0; i < n; i++) {
-      current[i]! += w[i]!;
-      if (current[i]! > current[best]!) best = i;
+      const c = (current[i] = current[i]! + w[i]!);
+      if (c > max) {
+        max = c;
+        best = i;
+      }
     }
-    current[best]! -= total;
+    current[best] = max - total;
     out[k] = best;
   }
   return out;

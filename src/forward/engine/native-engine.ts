@@ -1,5 +1,5 @@
 import { getSystemErrorName } from 'node:util';
-import { balanceTable } from '../balancer.js';
+import { balanceTable, type BalanceTable } from '../balancer.js';
 import type { NativeAddon, NativeEngineHandle } from './native-addon.js';
 import {
   ListenError,
@@ -60,6 +60,7 @@ class NativeTarget implements EngineTarget {
 class NativeApp implements EngineApp {
   readonly targets = new Map<number, NativeTarget>();
   #options: EngineAppOptions | null = null;
+  #table: BalanceTable<EngineTarget> | null = null;
   constructor(
     readonly engine: NativeEngine,
     readonly id: number,
@@ -82,7 +83,7 @@ class NativeApp implements EngineApp {
     this.#options = o;
     const opts = new Float64Array([o.protocol === 'foo' ? 1 : 0, BALANCE[o.balance], o.connectTimeoutMs, o.idleTimeoutMs, o.halfClosedTimeoutMs, o.maxConnections, o.fooCloseOnInvalid ? 1 : 0, o.fooMaxLine]);
     // The round-robin sequence is computed here, once, by the same code the node engine uses.
-    const table = balanceTable(usable, weights);
+    const table = (this.#table = balanceTable(usable, weights, this.#table));
     this.engine.h.publish(this.id, opts, Uint32Array.from(usable, (t) => (t as NativeTarget).id), Uint32Array.from(table.weights), table.schedule);
   }
 

@@ -102,7 +102,7 @@ class NodeApp implements EngineApp {
   publish(options: EngineAppOptions, usable: readonly EngineTarget[], weights: readonly number[]): void {
     const old = this.#snap;
     const balancer = old && old.options.balance === options.balance ? old.balancer : new Balancer<NodeTarget>(options.balance);
-    this.#snap = { options, table: balanceTable(usable as readonly NodeTarget[], weights), balancer };
+    this.#snap = { options, table: balanceTable(usable as readonly NodeTarget[], weights, old?.table), balancer };
     const every = Math.max(50, Math.min(Math.min(options.idleTimeoutMs, options.halfClosedTimeoutMs) / 4, 60_000));
     if (every !== this.#sweepEveryMs) this.#startSweeper(every);
   }

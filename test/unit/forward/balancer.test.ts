@@ -84,6 +84,14 @@ describe('weights', () => {
     expect(longest).toBe(2);
   });
 
+  it('a new snapshot with the same weights reuses the schedule; other weights make a new one', () => {
+    const targets = [t('a:1'), t('b:1')];
+    const first = balanceTable(targets, [3, 1]);
+    expect(balanceTable([t('c:1'), t('d:1')], [3, 1], first).schedule).toBe(first.schedule);
+    expect(Array.from(balanceTable(targets, [1, 3], first).schedule)).toEqual([1, 0, 1, 1]);
+    expect(balanceTable(targets.slice(0, 1), [3], first).schedule).not.toBe(first.schedule);
+  });
+
   it('a failed choice falls back to the other targets, each once', () => {
     const targets = [t('a:1'), t('b:1'), t('c:1')];
     const table = balanceTable(targets, [3, 1, 2]);
