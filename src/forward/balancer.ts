@@ -67,7 +67,7 @@ export function swrrSchedule(weights: readonly number[]): Uint16Array {
   const n = weights.length;
   if (n === 0) return new Uint16Array(0);
   const g = weights.reduce((a, b) => gcd(a, b));
-  // Typed arrays: 256 targets of large, coprime weights make ~11 M steps (~30 ms); ten targets weighing 1-10, 0.1 ms.
+  // Typed arrays: 256 targets of large, coprime weights make ~11 M steps (tens of ms, once per change of weights); ten targets weighing 1-10, ~30 µs.
   const w = Int32Array.from(weights, (x) => x / g);
   const total = w.reduce((a, b) => a + b, 0);
   const out = new Uint16Array(total);
