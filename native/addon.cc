@@ -166,14 +166,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return r;
   }
 
-  // publish(appId, Float64Array options[8], Uint32Array targetIds)
+  // publish(appId, Float64Array options[8], Uint32Array targetIds, Uint32Array weights, Uint16Array schedule)
   Napi::Value Publish(const Napi::CallbackInfo& info) {
     if (!Alive(info)) return info.Env().Undefined();
     App* app = AppArg(info, 0);
-    if (!app || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray()) return Bad(info, "publish(appId, options, targetIds)");
+    if (!app || info.Length() < 5 || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsTypedArray() || !info[4].IsTypedArray())
+      return Bad(info, "publish(appId, options, targetIds, weights, schedule)");
     Napi::Float64Array o = info[1].As<Napi::Float64Array>();
     Napi::Uint32Array ids = info[2].As<Napi::Uint32Array>();
+    Napi::Uint32Array weights = info[3].As<Napi::Uint32Array>();
+    Napi::Uint16Array schedule = info[4].As<Napi::Uint16Array>();
     if (o.ElementLength() < 8) return Bad(info, "publish: options has 8 numbers");
+    if (weights.ElementLength() != ids.ElementLength()) return Bad(info, "publish: one weight per target");
     Table* t = new Table();
     t->o.foo = o[0] != 0;
     t->o.balance = static_cast<int>(o[1]);
@@ -183,12 +187,26 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     t->o.max_connections = static_cast<int64_t>(o[5]);
     t->o.foo_close_on_invalid = o[6] != 0;
     t->o.foo_max_line = static_cast<uint32_t>(o[7]);
+    // An id JS no longer knows (or one past kMaxTargets) is left out; the
+    // schedule's indices are remapped so each still names the same target.
+    std::vector<int32_t> remap(ids.ElementLength(), -1);
     for (size_t i = 0; i < ids.ElementLength() && t->targets.size() < kMaxTargets; i++) {
       auto it = targets_.find(ids[i]);
       if (it == targets_.end()) continue;
       it->second->ref();
+      remap[i] = static_cast<int32_t>(t->targets.size());
       t->targets.push_back(it->second);
+      const uint32_t w = weights[i];
+      t->weights.push_back(w < 1 ? 1 : w > 256 ? 256 : w);
     }
+    for (size_t i = 1; i < t->weights.size(); i++)
+      if (t->weights[i] != t->weights[0]) t->uniform = false;
+    for (size_t k = 0; k < schedule.ElementLength(); k++) {
+      const uint16_t x = schedule[k];
+      if (x < remap.size() && remap[x] >= 0) t->schedule.push_back(static_cast<uint16_t>(remap[x]));
+    }
+    if (t->schedule.empty())
+      for (size_t i = 0; i < t->targets.size(); i++) t->schedule.push_back(static_cast<uint16_t>(i));
     Table* old = app->table.exchange(t, std::memory_order_acq_rel);
     if (old) engine_->retire([old] { old->unref(); });
     return info.Env().Undefined();
@@ -386,26 +404,39 @@ Napi::Value RaiseFdLimit(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// balanceOrder(mode, addresses[], actives[], key, start) -> indices: for the parity tests.
+// balanceOrder(mode, addresses[], actives[], weights[], schedule[], key, start) -> indices: for the parity tests.
 Napi::Value BalanceOrder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[1].IsArray() || !info[2].IsArray()) {
-    Napi::TypeError::New(env, "balanceOrder(mode, addresses, actives, key, start)").ThrowAsJavaScriptException();
+  if (info.Length() < 7 || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray()) {
+    Napi::TypeError::New(env, "balanceOrder(mode, addresses, actives, weights, schedule, key, start)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Array addrs = info[1].As<Napi::Array>();
   Napi::Array actives = info[2].As<Napi::Array>();
+  Napi::Array ws = info[3].As<Napi::Array>();
+  Napi::Array sched = info[4].As<Napi::Array>();
   uint32_t n = addrs.Length() < kMaxTargets ? addrs.Length() : kMaxTargets;
   std::vector<std::string> a(n);
   std::vector<int64_t> act(n);
+  std::vector<uint32_t> w(n);
+  bool uniform = true;
   for (uint32_t i = 0; i < n; i++) {
     a[i] = addrs.Get(i).ToString().Utf8Value();
     act[i] = i < actives.Length() ? actives.Get(i).ToNumber().Int64Value() : 0;
+    w[i] = i < ws.Length() ? ws.Get(i).ToNumber().Uint32Value() : 1;
+    if (w[i] < 1) w[i] = 1;
+    if (w[i] > 256) w[i] = 256;
+    if (w[i] != w[0]) uniform = false;
+  }
+  std::vector<uint16_t> s;
+  for (uint32_t k = 0; k < sched.Length(); k++) {
+    const uint32_t x = sched.Get(k).ToNumber().Uint32Value();
+    if (x < n) s.push_back(static_cast<uint16_t>(x));
   }
   uint32_t order[kMaxTargets];
   balance_order(
-      info[0].ToNumber().Int32Value(), n, static_cast<uint64_t>(info[4].ToNumber().Int64Value()), info[3].ToString().Utf8Value(), [&](uint32_t i) { return act[i]; },
-      [&](uint32_t i) -> const std::string& { return a[i]; }, order);
+      info[0].ToNumber().Int32Value(), n, static_cast<uint64_t>(info[6].ToNumber().Int64Value()), info[5].ToString().Utf8Value(), [&](uint32_t i) { return act[i]; },
+      [&](uint32_t i) -> const std::string& { return a[i]; }, Weights{w.data(), s.data(), static_cast<uint32_t>(s.size()), uniform}, order);
   Napi::Array out = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) out[i] = Napi::Number::New(env, order[i]);
   return out;

@@ -1,11 +1,13 @@
 // Load-balancing order of an app's usable targets for one new connection:
-// the same choices as src/forward/balancer.ts (test/unit/forward/native-parity
+// the same choices as src/forward/balancer.ts (weights included; its header
+// says what weight means in each mode) (test/unit/forward/native-parity
 // checks them side by side). The first index is the choice, the rest are the
 // fallbacks tried in turn when a connect fails.
 #ifndef PXC_BALANCE_H
 #define PXC_BALANCE_H
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -68,24 +70,56 @@ inline uint64_t rendezvous_weight(const std::string& key, const std::string& add
   return w;
 }
 
+// A target's weighted rendezvous score, as balancer.ts's weightedScore():
+// weight / -ln(u), u in (0, 1) from the hash's top 52 bits (exact in a double).
+inline double weighted_score(uint64_t h, uint32_t weight) {
+  const double u = (static_cast<double>(h >> 12) + 0.5) / 4503599627370496.0;  // 2^52
+  return static_cast<double>(weight) / -std::log(u);
+}
+
+// What a snapshot precomputes for balancing (see balancer.ts's BalanceTable):
+// weights 1-256 parallel to the targets, and the smooth weighted round-robin
+// sequence of target indices (each weight/gcd times, interleaved), computed
+// once in TypeScript and handed over with the snapshot.
+struct Weights {
+  const uint32_t* w;       // n weights
+  const uint16_t* sched;   // slen indices, each < n
+  uint32_t slen;
+  bool uniform;            // every weight the same
+};
+
 // Fills order[0..n) with the indices 0..n-1 of the usable targets in the
 // order to try them. `start` is the round-robin position (or the random
 // pick); `active(i)` the open connections of target i (least-conn); `key` the
 // client address and `address(i)` target i's address (sharding). Stable like
 // JS's Array.prototype.sort, so ties keep the rotated order.
 template <typename Active, typename Address>
-inline void balance_order(int mode, uint32_t n, uint64_t start, const std::string& key, Active active, Address address, uint32_t* order) {
+inline void balance_order(int mode, uint32_t n, uint64_t start, const std::string& key, Active active, Address address, const Weights& wt, uint32_t* order) {
   if (n == 0) return;
-  const uint32_t s = static_cast<uint32_t>(start % n);
-  for (uint32_t i = 0; i < n; i++) order[i] = (s + i) % n;
+  if (n > 256) n = 256;  // callers cap n at 256 targets per snapshot
+  uint32_t first = static_cast<uint32_t>(start % n);
+  if ((mode == kRoundRobin || mode == kRandom) && wt.slen > 0) first = wt.sched[start % wt.slen] % n;
+  if (mode == kLeastConn) first = static_cast<uint32_t>(start % n);
+  for (uint32_t i = 0; i < n; i++) order[i] = (first + i) % n;
   if (mode == kLeastConn) {
-    std::stable_sort(order, order + n, [&](uint32_t a, uint32_t b) { return active(a) < active(b); });
+    // The lowest (active + 1) / weight first, compared as cross products (no division).
+    uint64_t load[256];
+    for (uint32_t i = 0; i < n; i++) {
+      const int64_t a = active(i);
+      load[i] = a > 0 ? static_cast<uint64_t>(a) + 1 : 1;
+    }
+    std::stable_sort(order, order + n, [&](uint32_t a, uint32_t b) { return load[a] * wt.w[b] < load[b] * wt.w[a]; });
   } else if (mode == kSharding) {
     for (uint32_t i = 0; i < n; i++) order[i] = i;
-    uint64_t w[256];
-    const uint32_t m = n < 256 ? n : 256;  // callers cap n at 256 targets per snapshot
-    for (uint32_t i = 0; i < m; i++) w[i] = rendezvous_weight(key, address(i));
-    std::stable_sort(order, order + m, [&](uint32_t a, uint32_t b) { return w[a] > w[b]; });
+    uint64_t h[256];
+    for (uint32_t i = 0; i < n; i++) h[i] = rendezvous_weight(key, address(i));
+    if (wt.uniform) {
+      std::stable_sort(order, order + n, [&](uint32_t a, uint32_t b) { return h[a] > h[b]; });
+    } else {
+      double score[256];
+      for (uint32_t i = 0; i < n; i++) score[i] = weighted_score(h[i], wt.w[i]);
+      std::stable_sort(order, order + n, [&](uint32_t a, uint32_t b) { return score[a] > score[b]; });
+    }
   }
 }
 

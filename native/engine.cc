@@ -341,6 +341,7 @@ void Worker::on_accept(int fd, App* app, const sockaddr_storage& sa) {
   }
   table->ref();  // safe: this iteration is not quiescent, so `table` is not freed yet
   app->ref();
+  app->c->add(index_, A_ACCEPTED, 1);
   // TCP_NODELAY is inherited from the listener (set once in addon.cc).
   Conn* c = new Conn();
   c->app = app;
@@ -368,7 +369,8 @@ void Worker::on_accept(int fd, App* app, const sockaddr_storage& sa) {
     else if (o.balance == kRandom) start = next_rand();
     else key = addr_string(reinterpret_cast<const sockaddr*>(&c->peer));
     balance_order(
-        o.balance, n, start, key, [&](uint32_t i) { return table->targets[i]->c->active(); }, [&](uint32_t i) -> const std::string& { return table->targets[i]->address; }, order);
+        o.balance, n, start, key, [&](uint32_t i) { return table->targets[i]->c->active(); }, [&](uint32_t i) -> const std::string& { return table->targets[i]->address; },
+        table->balance_weights(), order);
   }
   c->n_order = static_cast<uint8_t>(n < kMaxAttempts ? n : kMaxAttempts);
   for (uint32_t i = 0; i < c->n_order; i++) c->order[i] = static_cast<uint8_t>(order[i]);

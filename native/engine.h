@@ -33,12 +33,13 @@
 #include <thread>
 #include <vector>
 
+#include "balance.h"
 #include "foo_scanner.h"
 
 namespace pxc {
 
 // Counter fields: the same indices as APP / TARGET in src/forward/engine/types.ts.
-enum AppField { A_ACTIVE = 0, A_TOTAL, A_REJECTED_MAX, A_REJECTED_FD, A_NO_TARGET, A_CONNECT_FAILURES, A_BYTES_IN, A_BYTES_OUT, A_MSG_REQ, A_MSG_ACK, A_MSG_NAK, A_MSG_INVALID, A_FIELDS };
+enum AppField { A_ACTIVE = 0, A_TOTAL, A_REJECTED_MAX, A_REJECTED_FD, A_NO_TARGET, A_CONNECT_FAILURES, A_BYTES_IN, A_BYTES_OUT, A_MSG_REQ, A_MSG_ACK, A_MSG_NAK, A_MSG_INVALID, A_ACCEPTED, A_FIELDS };
 enum TargetField { T_ACTIVE = 0, T_TOTAL, T_BYTES_IN, T_BYTES_OUT, T_CONNECT_FAILURES, T_FIELDS };
 
 // Block layout, in uint64 slots: [0, kShared) shared atomics (slot 0: active,
@@ -115,10 +116,15 @@ struct AppOptions {
   uint32_t foo_max_line = 65536;
 };
 
-// An immutable snapshot: options and usable targets in the app's order.
+// An immutable snapshot: options and usable targets in the app's order, with
+// their weights and the round-robin sequence over them (see balance.h).
 struct Table : RefCounted<Table> {
   AppOptions o;
   std::vector<Target*> targets;  // each holds a reference, released in ~Table
+  std::vector<uint32_t> weights;    // parallel to targets, 1-256
+  std::vector<uint16_t> schedule;   // indices into targets
+  bool uniform = true;
+  Weights balance_weights() const { return Weights{weights.data(), schedule.data(), static_cast<uint32_t>(schedule.size()), uniform}; }
   ~Table() {
     for (Target* t : targets) t->unref();
   }

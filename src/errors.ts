@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   PXC_ERR_NO_SPACE: 'insufficient disk space for a download',
   PXC_ERR_UNKNOWN_APP: 'no app has that name',
   PXC_ERR_UNKNOWN_TARGET: 'the app has no such target',
+  PXC_ERR_TARGET_EXISTS: 'target add named a target the app already has',
+  PXC_ERR_SERVICE_TARGET: 'target remove named a service\'s instance: deploys add and remove those',
   PXC_ERR_PORT_IN_USE: 'a listen port is already in use',
   PXC_ERR_LISTEN: 'an app port could not be opened (agent start without --allow-partial fails; agent reload applies the rest and names it)',
   PXC_ERR_ENGINE: 'forward.engine is native but the native engine could not be loaded (the message says why)',

@@ -167,13 +167,49 @@ const appPortSchema = z
   .int('port must be an integer')
   .refine((p) => p >= 0 && p <= 65535, (p) => ({ message: `port ${p} out of range (0-65535)` }));
 
+/** HAProxy's range: 0 takes no new connections (drain), 256 the most. */
+export const targetWeightSchema = z
+  .number({ invalid_type_error: 'weight must be a number' })
+  .int('weight must be an integer')
+  .refine((w) => w >= 0 && w <= 256, (w) => ({ message: `weight ${w} out of range (0-256)` }));
+
+const TARGET_FORMS = 'a target is "host:port" or {"address": "host:port", "weight": 0-256}';
+
+/**
+ * A static target: `"host:port"`, or `{"address": "host:port", "weight": 3}`;
+ * both normalise to the object. A malformed string is reported at the
+ * element's path (`apps[0].targets[1]: malformed target …`), a bad field at
+ * its own (`apps[0].targets[1].weight: …`).
+ */
+const targetSchema = z.preprocess(
+  (v, ctx) => {
+    if (typeof v === 'string' && parseHostPort(v) !== null) return { address: v };
+    if (typeof v === 'string') ctx.addIssue({ code: 'custom', message: `malformed target "${v}" (expected host:port with port 1-65535)` });
+    else if (v === null || typeof v !== 'object' || Array.isArray(v)) ctx.addIssue({ code: 'custom', message: TARGET_FORMS });
+    else return v;
+    // Reported above: a stand-in that parses, so the config's other checks still run and every problem is named at once.
+    return { address: '0.0.0.0:1' };
+  },
+  z
+    .object({
+      address: hostPortSchema.describe('host:port (IPv6 as [::1]:port)'),
+      weight: targetWeightSchema.default(1).describe('share of new connections under round-robin and random, relative to the other targets (HAProxy\'s 0-256); 0 drains the target (open connections continue). least-conn picks the lowest (active + 1) / weight; sharding gives each target a key share proportional to its weight (default 1)'),
+    })
+    .strict(),
+);
+
+export type TargetSpec = z.output<typeof targetSchema>;
+
 export const appSchema = z
   .object({
     name: appNameSchema.describe('app name'),
     ports: z.array(appPortSchema).min(1, 'an app needs at least one port').describe('listen ports; 0 lets the kernel pick a free port (app info shows it as bound_port)'),
     // No default here: an app naming no bind listens on forward.bind (filled in by configSchema's transform).
     bind: z.string().min(1).optional().describe('listen address; an app naming none listens on forward.bind, the node\'s own'),
-    targets: z.array(hostPortSchema).default([]).describe('static targets as host:port (a service may add more at run time)'),
+    targets: z
+      .array(targetSchema)
+      .default([])
+      .describe('static targets: "host:port" or {"address": "host:port", "weight": N}, e.g. ["10.0.0.1:80", {"address": "10.0.0.2:80", "weight": 3}]. target add/remove/weight change them at run time (kept in the state DB until app reset); a service adds its instances'),
     balance: z.enum(['round-robin', 'random', 'least-conn', 'sharding']).default('round-robin').describe('load-balancing mode (default round-robin)'),
     protocol: z.enum(['tcp', 'foo']).default('tcp').describe('tcp, or foo for the Foo line protocol with message counters (default tcp)'),
     health: healthSchema.describe('active TCP health checks'),

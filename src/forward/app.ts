@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import type { AppConfig, Config } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
 import type { StatsScope } from '../stats/registry.js';
-import { APP, type ConnectionInfo, type Engine, type EngineApp, type EngineAppOptions, type EngineKind, type EngineTarget } from './engine/types.js';
+import { APP, type ConnectionInfo, type CounterView, type Engine, type EngineApp, type EngineAppOptions, type EngineKind, type EngineTarget } from './engine/types.js';
 import { HealthChecker } from './health.js';
-import { Target, type TargetInfo } from './target.js';
+import { Target, type CheckResult, type Health, type TargetInfo } from './target.js';
 
 export type FooConfig = Config['foo'];
 export type ForwardConfig = Config['forward'];
@@ -42,8 +42,14 @@ export interface AppInfo {
   balance: string;
   ports: PortInfo[];
   targets: TargetInfo[];
+  /** Targets whose last check passed. */
   targets_up: number;
+  /** Targets without a check result yet (they take traffic, as in HAProxy). */
+  targets_unknown: number;
   active: number;
+  /** Client connections taken on (not rejected). */
+  accepted: number;
+  /** Client connections relayed to a target. */
   total: number;
   /** Client connections refused: the sum of `rejected_by`. */
   rejected: number;
@@ -56,9 +62,16 @@ export interface AppInfo {
   foo: FooInfo | null;
 }
 
+/** A target the config or `target add` lists, with its effective weight (runtime-targets.ts merges the two). */
+export interface TargetEntry {
+  address: string;
+  weight: number;
+  origin: 'static' | 'runtime';
+}
+
 /**
- * One app proxy's policy: its targets with their health and admin state, its
- * settings and its stats. The bytes move in the engine (`EngineApp`), which
+ * One app proxy's policy: its targets with their health, admin state and
+ * weight, its settings and its stats. The bytes move in the engine (`EngineApp`), which
  * gets a new snapshot of the usable targets whenever one of them changes.
  * `update` applies a reloaded config: new settings apply to new connections;
  * open ones are never cut. Listeners belong to Forward (a port can move from
@@ -71,7 +84,7 @@ export class App {
   #fwd: ForwardConfig;
   readonly #engine: Engine;
   readonly #app: EngineApp;
-  readonly #targets = new Map<string, Target>();
+  #targets = new Map<string, Target>();
   /** Targets in config order; the usable ones are published. */
   #targetList: Target[] = [];
   /** Targets whose engine handle waits for `onIdle` (they were forgotten with connections open). */
@@ -86,7 +99,7 @@ export class App {
   #idle = false;
   #onIdle: (() => void) | undefined;
 
-  constructor(config: AppConfig, foo: FooConfig, fwd: ForwardConfig, engine: Engine, scope: StatsScope, logger: Logger) {
+  constructor(config: AppConfig, targets: readonly TargetEntry[], foo: FooConfig, fwd: ForwardConfig, engine: Engine, scope: StatsScope, logger: Logger) {
     this.name = config.name;
     this.#config = config;
     this.#foo = foo;
@@ -103,20 +116,21 @@ export class App {
     const read = (field: number) => () => c.get(field);
     scope.gauge('connections_active', 'open client connections', read(APP.active));
     scope.counter('connections_total', 'client connections relayed to a target', read(APP.total));
+    scope.counter('connections_accepted', 'client connections taken on (not rejected)', read(APP.accepted));
+    this.#connectionRate = scope.rate('connection_rate', 'client connections taken on per second', read(APP.accepted));
     scope.counter('connections_rejected', 'client connections refused (over max_connections, or no file descriptor left)', () => c.get(APP.rejected_max) + c.get(APP.rejected_fd));
     scope.counter('connections_rejected_fd_limit', 'client connections refused because the agent had no file descriptor left', read(APP.rejected_fd));
     scope.counter('connections_no_target', 'client connections closed because no target was usable or reachable', read(APP.no_target));
     scope.counter('connect_failures', 'failed or timed-out connects to targets', read(APP.connect_failures));
     scope.counter('bytes_in', 'bytes from clients to targets', read(APP.bytes_in));
     scope.counter('bytes_out', 'bytes from targets to clients', read(APP.bytes_out));
-    scope.gauge('targets_up', 'targets passing health checks', () => this.#targetList.reduce((n, t) => n + (t.up ? 1 : 0), 0));
+    const count = (h: Health) => () => this.#targetList.reduce((n, t) => n + (t.health === h ? 1 : 0), 0);
+    scope.gauge('targets_up', 'targets whose last health check passed (unknown ones not counted)', count('up'));
+    scope.gauge('targets_unknown', 'targets without a check result yet (they take traffic)', count('unknown'));
     scope.gauge('targets_total', 'targets of the app', () => this.#targetList.length);
     if (config.protocol === 'foo') this.#registerFoo();
-    this.#health = new HealthChecker(config.health, (t, up) => {
-      this.#logger.warn({ app: this.name, target: t.address, error: up ? undefined : t.lastError }, up ? 'target up' : 'target down');
-      this.#publish();
-    });
-    this.#setStaticTargets(config.targets);
+    this.#health = new HealthChecker(config.health, (t, r) => this.#checked(t, r));
+    this.#setStaticTargets(targets);
     this.#publish();
   }
 
@@ -129,14 +143,20 @@ export class App {
     return this.#app;
   }
 
-  /** Applies a reloaded config of the same app name. */
-  update(config: AppConfig, foo: FooConfig, fwd: ForwardConfig): void {
+  /** Applies a reloaded config of the same app name; `targets` are its targets with the run-time changes applied. */
+  update(config: AppConfig, targets: readonly TargetEntry[], foo: FooConfig, fwd: ForwardConfig): void {
     this.#config = config;
     this.#foo = foo;
     this.#fwd = fwd;
     if (config.protocol === 'foo' && !this.#fooRegistered) this.#registerFoo();
     this.#health.update(config.health);
-    this.#setStaticTargets(config.targets);
+    this.#setStaticTargets(targets);
+    this.#publish();
+  }
+
+  /** The targets the config and `target add` list changed at run time (target add/remove/weight, app reset). */
+  setTargets(targets: readonly TargetEntry[]): void {
+    this.#setStaticTargets(targets);
     this.#publish();
   }
 
@@ -184,12 +204,38 @@ export class App {
     return this.#targets.get(normalise(address));
   }
 
+  /** The app's targets in order (config, then `target add`, then services' instances as they came). */
+  get targetList(): readonly Target[] {
+    return this.#targetList;
+  }
+
+  get counters(): CounterView {
+    return this.#app.counters;
+  }
+
+  /** Client connections taken on over the last second. */
+  connectionRate1s(): number {
+    return this.#connectionRate.rate1s();
+  }
+
   setTargetState(t: Target, state: AdminState): void {
+    // Disabling stops the checks; what they said before is stale from then on, and after enable until the next one.
+    if (state === 'disabled' || t.state === 'disabled') t.checked = false;
     t.state = state;
+    t.noteChange();
     this.#publish();
   }
 
-  /** A service's instance (AppTargets.addTarget): starts up, health-checked like the rest. */
+  /** The weight of a service's instance (the others take theirs from setTargets). */
+  setDynamicWeight(t: Target, weight: number): void {
+    t.weight = weight;
+    this.#publish();
+  }
+
+  /**
+   * A service's instance (AppTargets.addTarget): its readiness probe passed,
+   * so it starts up (not unknown), health-checked like the rest.
+   */
   addDynamicTarget(address: string): void {
     const key = normalise(address);
     const existing = this.#targets.get(key);
@@ -199,6 +245,7 @@ export class App {
     }
     const t = this.#createTarget(key);
     t.isDynamic = true;
+    t.checked = true;
     this.#publish();
   }
 
@@ -207,23 +254,32 @@ export class App {
     const t = this.#targets.get(normalise(address));
     if (!t || !t.isDynamic) return Promise.resolve();
     t.isDynamic = false;
-    if (t.isStatic) return Promise.resolve();
+    if (t.origin !== null) return Promise.resolve();
     const done = this.#detach(t, timeoutMs);
     this.#publish();
     return done;
   }
 
-  #setStaticTargets(addresses: readonly string[]): void {
-    const wanted = new Set(addresses.map(normalise));
+  /** Makes the config's and `target add`'s targets these (a forgotten one's open connections continue). */
+  #setStaticTargets(entries: readonly TargetEntry[]): void {
+    const wanted = new Map(entries.map((e) => [normalise(e.address), e]));
     for (const t of [...this.#targets.values()]) {
-      if (!t.isStatic || wanted.has(t.address)) continue;
-      t.isStatic = false;
+      if (t.origin === null || wanted.has(t.address)) continue;
+      t.origin = null;
+      t.weight = 1;
       if (!t.isDynamic) void this.#detach(t);
     }
-    for (const address of wanted) {
+    for (const [address, e] of wanted) {
       const t = this.#targets.get(address) ?? this.#createTarget(address);
-      t.isStatic = true;
+      t.origin = e.origin;
+      t.weight = e.weight;
     }
+    // The app's order (round-robin walks it): the config's and target add's, then services' instances as they came.
+    const ordered = new Map<string, Target>();
+    for (const address of wanted.keys()) ordered.set(address, this.#targets.get(address)!);
+    for (const [address, t] of this.#targets) if (!ordered.has(address)) ordered.set(address, t);
+    this.#targets = ordered;
+    this.#targetList = [...ordered.values()];
   }
 
   #createTarget(address: string): Target {
@@ -243,9 +299,11 @@ export class App {
           this.#publish();
         },
         (err: NodeJS.ErrnoException) => {
+          if (!t.attached) return;
+          const was = t.health;
           t.lastError = `resolve ${hp.host}: ${err.code ?? err.message}`;
           t.up = false;
-          this.#logger.warn({ app: this.name, target: address, error: t.lastError }, 'target down (name does not resolve)');
+          this.#healthChanged(t, was, 'name does not resolve');
         },
       );
     }
@@ -302,17 +360,44 @@ export class App {
     // A connect succeeded since the previous failure: the streak starts over.
     if (totalAtFailure !== t.totalAtLastFailure) t.failStreak = 0;
     t.totalAtLastFailure = totalAtFailure;
-    if (t.recordFailure(this.#config.health.fall, reason)) {
-      this.#logger.warn({ app: this.name, target: t.address, error: reason }, 'target down (connect failures)');
-      this.#publish();
-    }
+    const was = t.health;
+    if (t.recordFailure(this.#config.health.fall, reason)) this.#healthChanged(t, was, 'connect failures');
   }
 
-  /** Hands the engine the current options and usable targets (a new immutable snapshot). */
+  /** An active check finished: the target's health follows (Target.recordCheck). */
+  #checked(t: Target, r: CheckResult): void {
+    const was = t.health;
+    const wasUp = t.up;
+    const { rise, fall } = this.#config.health;
+    t.recordCheck(r, rise, fall);
+    if (t.health !== was || t.up !== wasUp) this.#healthChanged(t, was, r.ok ? 'health check passed' : (r.error ?? 'health check failed'));
+  }
+
+  /**
+   * THE place where a target's health change is decided and acted on
+   * (checks, connect failures, name resolution all end here): the log line,
+   * the lastchg/downtime bookkeeping, a new snapshot for the engine. A
+   * target-health event is published from here.
+   */
+  #healthChanged(t: Target, from: Health, reason: string): void {
+    const to = t.health;
+    t.noteChange();
+    const log = { app: this.name, target: t.address, from, to, reason };
+    if (to === 'down') this.#logger.warn({ ...log, error: t.lastError }, `target down (${reason})`);
+    else this.#logger.info(log, `target ${to} (${reason})`);
+    this.#publish();
+  }
+
+  /** Hands the engine the current options and usable targets with their weights (a new immutable snapshot). */
   #publish(): void {
     const usable: EngineTarget[] = [];
-    for (const t of this.#targetList) if (t.usable) usable.push(t.handle!);
-    this.#app.publish(engineOptions(this.#config, this.#foo, this.#fwd), usable);
+    const weights: number[] = [];
+    for (const t of this.#targetList) {
+      if (!t.usable) continue;
+      usable.push(t.handle!);
+      weights.push(t.weight);
+    }
+    this.#app.publish(engineOptions(this.#config, this.#foo, this.#fwd), usable, weights);
   }
 
   #fireIdle(): void {
@@ -338,6 +423,7 @@ export class App {
     this.#responseRate = s.rate('response_rate', 'ACK and NAK messages per second', resp);
   }
 
+  readonly #connectionRate: { rate1s(): number };
   #requestRate: { rate1s(): number; rate10s(): number } | null = null;
   #responseRate: { rate1s(): number; rate10s(): number } | null = null;
 
@@ -361,7 +447,9 @@ export class App {
       ports: this.#ports,
       targets,
       targets_up: targets.filter((t) => t.health === 'up').length,
+      targets_unknown: targets.filter((t) => t.health === 'unknown').length,
       active: c.get(APP.active),
+      accepted: c.get(APP.accepted),
       total: c.get(APP.total),
       rejected: c.get(APP.rejected_max) + c.get(APP.rejected_fd),
       rejected_by: { max_connections: c.get(APP.rejected_max), fd_limit: c.get(APP.rejected_fd) },

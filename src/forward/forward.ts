@@ -7,10 +7,13 @@ import { parseHostPort } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { AppTargets } from './api.js';
-import { App, type AdminState, type AppInfo, type PortInfo } from './app.js';
-import { registerForwardCommands } from './commands.js';
+import { App, normalise, type AdminState, type AppInfo, type PortInfo } from './app.js';
+import { registerForwardCommands, type AppReset, type AppSessions, type AppStats, type TargetChange } from './commands.js';
 import { createEngine, raiseFdLimit } from './engine/index.js';
-import { ListenError, type ConnectionInfo, type Engine, type EngineListener } from './engine/types.js';
+import { ListenError, type Engine, type EngineListener } from './engine/types.js';
+import { effectiveTargets, RuntimeTargets } from './runtime-targets.js';
+import { statRows } from './stat-rows.js';
+import type { Target } from './target.js';
 
 /** One listening socket and the app it serves; keyed by bind address and port (port 0: per app). */
 interface ListenerEntry {
@@ -51,10 +54,13 @@ export class Forward implements Subsystem, AppTargets {
   #listeners = new Map<string, ListenerEntry>();
   /** Per app and configured port: why it is not listening as configured. */
   #portErrors = new Map<string, string>();
+  /** target add/remove/weight, kept in the state DB until app reset. */
+  readonly #runtime: RuntimeTargets;
 
   constructor(ctx: SubsystemContext) {
     this.#stats = ctx.stats;
     this.#logger = ctx.logger.child({ sub: 'forward' });
+    this.#runtime = new RuntimeTargets(ctx.state, this.#logger);
     this.#config = ctx.config;
     this.#allowPartial = ctx.allowPartial ?? false;
     this.#engine = createEngine(ctx.config.forward, this.#logger);
@@ -95,7 +101,7 @@ export class Forward implements Subsystem, AppTargets {
     this.#config = config;
     for (const cfg of config.apps) {
       const app = this.#apps.get(cfg.name);
-      if (app) app.update(cfg, config.foo, config.forward);
+      if (app) app.update(cfg, this.#targetsOf(cfg), config.foo, config.forward);
       else this.#addApp(cfg);
     }
     return this.#applyListeners();
@@ -131,8 +137,13 @@ export class Forward implements Subsystem, AppTargets {
   }
 
   #addApp(cfg: AppConfig): void {
-    const app = new App(cfg, this.#config.foo, this.#config.forward, this.#engine, this.#stats.scope('apps', { app: cfg.name }), this.#logger);
+    const app = new App(cfg, this.#targetsOf(cfg), this.#config.foo, this.#config.forward, this.#engine, this.#stats.scope('apps', { app: cfg.name }), this.#logger);
     this.#apps.set(cfg.name, app);
+  }
+
+  /** The app's config targets with its run-time changes laid over them. */
+  #targetsOf(cfg: AppConfig) {
+    return effectiveTargets(cfg.targets, this.#runtime.get(cfg.name));
   }
 
   #retire(app: App): void {
@@ -268,19 +279,79 @@ export class Forward implements Subsystem, AppTargets {
     return this.#apps.get(app)?.target(address)?.active ?? 0;
   }
 
-  /** Open connections of an app (the engine's view), at most `limit`. */
-  openConnections(app: string, limit: number): Promise<ConnectionInfo[]> {
-    return this.app(app).connections(limit);
+  /** `app sessions`: open connections of an app (the engine's view), oldest first, at most `limit`. */
+  async sessions(name: string, limit: number): Promise<AppSessions> {
+    const app = this.app(name);
+    const sessions = await app.connections(limit);
+    sessions.sort((a, b) => b.age_ms - a.age_ms);
+    return { app: name, active: app.active, sessions };
   }
 
-  setTargetState(appName: string, address: string, state: AdminState): void {
-    const app = this.app(appName);
+  /** `app stats`: HAProxy `show stat` rows (FRONTEND, one per target, BACKEND) of one app or all. */
+  stats(name: string | undefined): AppStats {
+    const apps = name === undefined ? [...this.#apps.values()] : [this.app(name)];
+    const iid = new Map([...this.#apps.keys()].map((n, i) => [n, i + 1]));
+    return { rows: apps.flatMap((a) => statRows(a, iid.get(a.name)!)) };
+  }
+
+  #target(app: App, address: string): Target {
     const t = app.target(address);
-    if (!t) throw new ProxyctlError('PXC_ERR_UNKNOWN_TARGET', `app "${appName}" has no target ${address}`);
-    if (t.state === state) return;
-    const was = t.state;
-    app.setTargetState(t, state);
-    this.#logger.info({ app: appName, target: t.address, from: was, to: state }, `target ${state}`);
+    if (!t) throw new ProxyctlError('PXC_ERR_UNKNOWN_TARGET', `app "${app.name}" has no target ${address}${app.targetList.length ? ` (targets: ${app.targetList.map((x) => x.address).join(', ')})` : ''}`);
+    return t;
+  }
+
+  setTargetState(appName: string, address: string, state: AdminState): TargetChange {
+    const app = this.app(appName);
+    const t = this.#target(app, address);
+    if (t.state !== state) {
+      const was = t.state;
+      app.setTargetState(t, state);
+      this.#logger.info({ app: appName, target: t.address, from: was, to: state }, `target ${state}`);
+    }
+    return { app: appName, change: state, target: t.info() };
+  }
+
+  /** `target add`: a target at run time (health unknown until its first check; kept until app reset). */
+  addRuntimeTarget(appName: string, address: string, weight: number): TargetChange {
+    const app = this.app(appName);
+    const key = checkAddress(address);
+    this.#runtime.add(appName, app.config.targets, key, weight, app.target(key) !== undefined);
+    app.setTargets(this.#targetsOf(app.config));
+    this.#logger.info({ app: appName, target: key, weight }, 'target added at run time');
+    return { app: appName, change: 'added', target: this.#target(app, key).info() };
+  }
+
+  /** `target remove`: no new connections to it; open ones continue until they close. */
+  removeRuntimeTarget(appName: string, address: string): TargetChange {
+    const app = this.app(appName);
+    const t = this.#target(app, address);
+    if (t.isDynamic) throw new ProxyctlError('PXC_ERR_SERVICE_TARGET', `target ${t.address} of app "${appName}" is a service's instance: deploys add and remove it`);
+    this.#runtime.remove(appName, app.config.targets, t.address);
+    app.setTargets(this.#targetsOf(app.config));
+    this.#logger.info({ app: appName, target: t.address, open: t.active }, 'target removed at run time');
+    return { app: appName, change: 'removed', target: t.info() };
+  }
+
+  /** `target weight`: its share of new connections (0 drains it). A service's instance keeps the weight as long as it lives. */
+  setTargetWeight(appName: string, address: string, weight: number): TargetChange {
+    const app = this.app(appName);
+    const t = this.#target(app, address);
+    if (t.origin === null) app.setDynamicWeight(t, weight);
+    else {
+      this.#runtime.setWeight(appName, app.config.targets, t.address, weight);
+      app.setTargets(this.#targetsOf(app.config));
+    }
+    this.#logger.info({ app: appName, target: t.address, weight }, `target weight ${weight}`);
+    return { app: appName, change: 'weight', target: t.info() };
+  }
+
+  /** `app reset`: drops the app's run-time target changes; its targets are the config's again. */
+  resetApp(appName: string): AppReset {
+    const app = this.app(appName);
+    const dropped = this.#runtime.reset(appName);
+    app.setTargets(this.#targetsOf(app.config));
+    if (dropped) this.#logger.info({ app: appName }, 'run-time target changes dropped (app reset)');
+    return { app: appName, dropped, targets: app.info().targets };
   }
 
   // ---- AppTargets ------------------------------------------------------------
@@ -299,6 +370,12 @@ export class Forward implements Subsystem, AppTargets {
     if (!a) return Promise.resolve();
     return a.removeDynamicTarget(address, opts.timeoutMs);
   }
+}
+
+/** A target address as the app keys it, or a usage error. */
+function checkAddress(address: string): string {
+  if (!parseHostPort(address)) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `malformed target "${address}" (expected host:port with port 1-65535)`);
+  return normalise(address);
 }
 
 export function createForward(ctx: SubsystemContext): Forward {

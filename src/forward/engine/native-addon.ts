@@ -8,8 +8,11 @@ export interface NativeEngineHandle {
   createApp(): [number, ArrayBuffer];
   /** → [targetId, counters]; `ip` is an IPv4 or IPv6 address. */
   createTarget(appId: number, address: string, ip: string, port: number): [number, ArrayBuffer];
-  /** options: [foo, balance, connectTimeoutMs, idleMs, halfClosedMs, maxConnections, fooCloseOnInvalid, fooMaxLine] */
-  publish(appId: number, options: Float64Array, targetIds: Uint32Array): void;
+  /**
+   * options: [foo, balance, connectTimeoutMs, idleMs, halfClosedMs, maxConnections, fooCloseOnInvalid, fooMaxLine];
+   * weights parallel to targetIds (1-256); schedule: the smooth weighted round-robin sequence of indices into targetIds.
+   */
+  publish(appId: number, options: Float64Array, targetIds: Uint32Array, weights: Uint32Array, schedule: Uint16Array): void;
   /** True when the target is idle now (no event follows); else TARGET_IDLE comes later. */
   watchTarget(targetId: number): boolean;
   releaseTarget(targetId: number): void;
@@ -33,7 +36,7 @@ export interface NativeAddon {
   Engine: new (threads: number, onEvents: (events: Float64Array) => void) => NativeEngineHandle;
   raiseFdLimit(): { before: number; soft: number; hard: number } | null;
   /** The engine's balancing order (parity tests with balancer.ts); mode: 0 round-robin, 1 random, 2 least-conn, 3 sharding. */
-  balanceOrder(mode: number, addresses: string[], actives: number[], key: string, start: number): number[];
+  balanceOrder(mode: number, addresses: string[], actives: number[], weights: number[], schedule: number[], key: string, start: number): number[];
   /** The C++ Foo scanner over chunks → [verdict per chunk up to the first that stops the stream, req, ack, nak, invalid] (parity tests with foo-scanner.ts). */
   fooScan(chunks: Buffer[], fromClient: boolean, maxLine: number, closeOnInvalid: boolean): number[];
   layout: { shared: number; appStride: number; targetStride: number };

@@ -1,4 +1,5 @@
 import { getSystemErrorName } from 'node:util';
+import { balanceTable, type BalanceTable } from '../balancer.js';
 import type { NativeAddon, NativeEngineHandle } from './native-addon.js';
 import {
   ListenError,
@@ -59,6 +60,7 @@ class NativeTarget implements EngineTarget {
 class NativeApp implements EngineApp {
   readonly targets = new Map<number, NativeTarget>();
   #options: EngineAppOptions | null = null;
+  #table: BalanceTable<EngineTarget> | null = null;
   constructor(
     readonly engine: NativeEngine,
     readonly id: number,
@@ -77,10 +79,12 @@ class NativeApp implements EngineApp {
     return t;
   }
 
-  publish(o: EngineAppOptions, usable: readonly EngineTarget[]): void {
+  publish(o: EngineAppOptions, usable: readonly EngineTarget[], weights: readonly number[]): void {
     this.#options = o;
     const opts = new Float64Array([o.protocol === 'foo' ? 1 : 0, BALANCE[o.balance], o.connectTimeoutMs, o.idleTimeoutMs, o.halfClosedTimeoutMs, o.maxConnections, o.fooCloseOnInvalid ? 1 : 0, o.fooMaxLine]);
-    this.engine.h.publish(this.id, opts, Uint32Array.from(usable, (t) => (t as NativeTarget).id));
+    // The round-robin sequence is computed here, once, by the same code the node engine uses.
+    const table = (this.#table = balanceTable(usable, weights, this.#table));
+    this.engine.h.publish(this.id, opts, Uint32Array.from(usable, (t) => (t as NativeTarget).id), Uint32Array.from(table.weights), table.schedule);
   }
 
   watchIdle(target: EngineTarget): void {

@@ -1,5 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { Balancer } from '../balancer.js';
+import { Balancer, balanceTable, type BalanceTable } from '../balancer.js';
 import { FooScanner } from '../foo-scanner.js';
 import { Pipe } from './node-relay.js';
 import {
@@ -59,7 +59,7 @@ class NodeTarget implements EngineTarget {
 
 interface Snapshot {
   readonly options: EngineAppOptions;
-  readonly usable: readonly NodeTarget[];
+  readonly table: BalanceTable<NodeTarget>;
   readonly balancer: Balancer<NodeTarget>;
 }
 
@@ -99,10 +99,10 @@ class NodeApp implements EngineApp {
     return new NodeTarget(host, port, address);
   }
 
-  publish(options: EngineAppOptions, usable: readonly EngineTarget[]): void {
+  publish(options: EngineAppOptions, usable: readonly EngineTarget[], weights: readonly number[]): void {
     const old = this.#snap;
     const balancer = old && old.options.balance === options.balance ? old.balancer : new Balancer<NodeTarget>(options.balance);
-    this.#snap = { options, usable: usable as readonly NodeTarget[], balancer };
+    this.#snap = { options, table: balanceTable(usable as readonly NodeTarget[], weights, old?.table), balancer };
     const every = Math.max(50, Math.min(Math.min(options.idleTimeoutMs, options.halfClosedTimeoutMs) / 4, 60_000));
     if (every !== this.#sweepEveryMs) this.#startSweeper(every);
   }
@@ -136,7 +136,7 @@ class NodeApp implements EngineApp {
       if (out.length >= limit) break;
       out.push({
         client: `${c.client.remoteAddress}:${c.client.remotePort}`,
-        target: c.target ? `${c.target.host}:${c.target.port}` : '',
+        target: c.target ? c.target.address : '',
         state: c.upstream === null ? 'connecting' : c.halfClosed ? 'half-closed' : 'open',
         age_ms: now - c.since,
         bytes_in: c.client.bytesRead,
@@ -155,6 +155,7 @@ class NodeApp implements EngineApp {
       client.destroy();
       return;
     }
+    a[APP.accepted]++;
     const now = Date.now();
     const conn: Conn = { client, upstream: null, target: null, since: now, bytes: -1, quietSince: now, halfClosed: false };
     this.#conns.set(client, conn);
@@ -166,7 +167,7 @@ class NodeApp implements EngineApp {
     });
     client.on('error', () => undefined); // 'close' follows; the upstream side is destroyed there
     // getpeername is a syscall: only sharding needs the client's address.
-    const order = snap.balancer.order(snap.usable, snap.options.balance === 'sharding' ? (client.remoteAddress ?? '') : '');
+    const order = snap.balancer.order(snap.table, snap.options.balance === 'sharding' ? (client.remoteAddress ?? '') : '');
     this.#connectTo(conn, snap.options, order, 0);
   }
 

@@ -37,7 +37,8 @@ export interface EngineAppOptions {
 }
 
 /**
- * Indices into an app's counters. `active` is a gauge; the rest only grow.
+ * Indices into an app's counters (native/engine.h's AppField in the same
+ * order). `active` is a gauge; the rest only grow.
  * rejected_max: over max_connections; rejected_fd: the agent ran out of file
  * descriptors (never blamed on a target); no_target: no usable or reachable target.
  */
@@ -54,8 +55,10 @@ export const APP = {
   msg_ack: 9,
   msg_nak: 10,
   msg_invalid: 11,
+  /** Client connections taken on (not rejected): they get a target or count as no_target. */
+  accepted: 12,
 } as const;
-export const APP_FIELDS = 12;
+export const APP_FIELDS = 13;
 
 /** Indices into a target's counters (`active` is a gauge). */
 export const TARGET = {
@@ -99,9 +102,11 @@ export interface AppEvents {
   appIdle(): void;
 }
 
-/** One open connection, for `app connections`. */
+/** One open connection, for `app sessions`. */
 export interface ConnectionInfo {
+  /** ip:port of the client. */
   client: string;
+  /** The target as the app names it; empty while connecting. */
   target: string;
   /** connecting, open (both directions), half-closed (one FIN relayed). */
   state: 'connecting' | 'open' | 'half-closed';
@@ -115,11 +120,12 @@ export interface EngineApp {
   /** A target handle; `host` is an IP address (the policy resolves names first). */
   createTarget(address: string, host: string, port: number): EngineTarget;
   /**
-   * Publishes options and the usable targets in the app's order, as one
-   * immutable snapshot swapped in atomically: new connections balance over
-   * it; an open connection keeps the target it has.
+   * Publishes options and the usable targets in the app's order with their
+   * weights (1-256, parallel to `usable`; a weight-0 target is not usable),
+   * as one immutable snapshot swapped in atomically: new connections balance
+   * over it (balancer.ts); an open connection keeps the target it has.
    */
-  publish(options: EngineAppOptions, usable: readonly EngineTarget[]): void;
+  publish(options: EngineAppOptions, usable: readonly EngineTarget[], weights: readonly number[]): void;
   /** Reports `targetIdle(t)` once `t` has no connection (at once if it has none). */
   watchIdle(target: EngineTarget): void;
   /** Forgets a target the policy dropped; connections using it keep it until they close. */

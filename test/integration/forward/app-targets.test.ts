@@ -87,7 +87,7 @@ describe.each(ENGINES)('%s engine', (engine) => {
       expect(e1.connections).toBe(1);
       expect(e2.connections).toBe(4);
       expect(await open.echo('still flowing')).toBe('still flowing');
-      expect(fwd.app('web').info().targets[0]).toMatchObject({ state: 'draining', health: 'up', active: 1 });
+      expect(fwd.app('web').info().targets[0]).toMatchObject({ state: 'draining', health: 'unknown', active: 1 });
       fwd.setTargetState('web', e1.address, 'enabled');
       for (let i = 0; i < 4; i++) await roundTrip(port, 'n');
       expect(e1.connections).toBe(3);
@@ -102,7 +102,7 @@ describe.each(ENGINES)('%s engine', (engine) => {
       const checks = e1.connections;
       for (let i = 0; i < 4; i++) await roundTrip(port, 'n');
       // Health checks connect to e2 too; only the proxied connections reached a client-visible echo.
-      expect(fwd.app('web').info().targets[0]).toMatchObject({ state: 'disabled', health: 'unchecked', total: 0 });
+      expect(fwd.app('web').info().targets[0]).toMatchObject({ state: 'disabled', health: 'unknown', total: 0 });
       await waitFor('more checks of e2', () => e2.connections > 8);
       expect(e1.connections).toBe(checks);
       expect(() => fwd.setTargetState('web', '127.0.0.1:1', 'disabled')).toThrow(expect.objectContaining({ code: 'PXC_ERR_UNKNOWN_TARGET' }));
@@ -191,13 +191,13 @@ describe.each(ENGINES)('%s engine', (engine) => {
       expect(await a.echo('12345')).toBe('12345');
       expect(await b.echo('x')).toBe('x');
       const rows = await waitFor('both listed with their bytes', async () => {
-        const r = await fwd.openConnections('web', 10);
+        const r = (await fwd.sessions('web', 10)).sessions;
         return r.length === 2 && r.reduce((n, c) => n + c.bytes_in, 0) === 6 ? r : null;
       });
       const ports = [a.socket.localPort, b.socket.localPort].sort();
       expect(rows.map((r) => Number(r.client.split(':').pop())).sort()).toEqual(ports);
       for (const r of rows) expect(r).toMatchObject({ target: e.address, state: 'open' });
-      expect(await fwd.openConnections('web', 1)).toHaveLength(1);
+      expect(await fwd.sessions('web', 1)).toMatchObject({ active: 2, sessions: [expect.anything()] });
       a.close();
       b.close();
     });

@@ -24,6 +24,8 @@ export interface InProcessForward {
   /** The port an app listens on (its bound port: configs here may say 0). */
   port(app: string, index?: number): number;
   reload(config: Record<string, unknown>): Promise<string[]>;
+  /** Closes it now (a restart in the middle of a test); closeForwards() skips it then. */
+  close(): Promise<void>;
 }
 
 const running: (() => Promise<void>)[] = [];
@@ -38,7 +40,18 @@ function withEngine(config: Record<string, unknown>, engine: EngineName): unknow
   return { ...config, forward: { engine, threads: engine === 'native' ? 2 : 0, shutdown_grace: 0, ...f } };
 }
 
-export async function startForward(engine: EngineName, config: Record<string, unknown>, opts: { allowPartial?: boolean } = {}): Promise<InProcessForward> {
+/** A state DB in memory: what Forward keeps there (run-time target changes) without a file. */
+export function memoryState(): StateStore {
+  const kv = new Map<string, string>();
+  const store = {
+    get: <T>(key: string): T | undefined => (kv.has(key) ? (JSON.parse(kv.get(key)!) as T) : undefined),
+    set: (key: string, value: unknown) => void kv.set(key, JSON.stringify(value)),
+    delete: (key: string) => void kv.delete(key),
+  };
+  return store as unknown as StateStore;
+}
+
+export async function startForward(engine: EngineName, config: Record<string, unknown>, opts: { allowPartial?: boolean; state?: StateStore } = {}): Promise<InProcessForward> {
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
   const ctx: SubsystemContext = {
@@ -46,7 +59,7 @@ export async function startForward(engine: EngineName, config: Record<string, un
     stateDir: '/nonexistent',
     stats,
     logger: pino({ level: 'silent' }),
-    state: {} as StateStore,
+    state: opts.state ?? memoryState(),
     registry,
     allowPartial: opts.allowPartial ?? false,
   };
@@ -72,5 +85,6 @@ export async function startForward(engine: EngineName, config: Record<string, un
     info: (app) => fwd.app(app).info(),
     port: (app, index = 0) => fwd.app(app).info().ports[index]!.bound_port!,
     reload: (next) => fwd.reload(parseConfig(withEngine(next, engine))),
+    close,
   };
 }

@@ -39,10 +39,9 @@ describe('hot reload of apps (real agent)', () => {
     const info = await agent.cli(['app', 'info', 'echo', '--json']);
     expect(info.code).toBe(0);
     const targets = (JSON.parse(info.stdout) as AppInfo).targets;
-    expect(targets.map((t) => [t.address, t.health])).toEqual([
-      [e1.address, 'up'],
-      [e2.address, 'down'],
-    ]);
+    expect(targets.map((t) => t.address)).toEqual([e1.address, e2.address]);
+    expect(targets[0]!.health).not.toBe('down'); // up, or unknown before its first check (5 s)
+    expect(targets[1]!.health).toBe('down');
     expect(targets[1]!.connect_failures).toBe(3);
     expect(await longLived.echo('e1 untouched')).toBe('e1 untouched');
     longLived.close();

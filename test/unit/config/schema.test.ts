@@ -31,7 +31,7 @@ describe('config schema', () => {
   it('accepts the Fly form and normalises it into apps', () => {
     const cfg = parseConfig({ Apps: [{ Name: 'echo', Ports: [4001, 4002], Targets: ['127.0.0.1:5001', 'localhost:5002'] }] });
     expect(cfg.apps).toHaveLength(1);
-    expect(cfg.apps[0]).toMatchObject({ name: 'echo', ports: [4001, 4002], targets: ['127.0.0.1:5001', 'localhost:5002'], balance: 'round-robin' });
+    expect(cfg.apps[0]).toMatchObject({ name: 'echo', ports: [4001, 4002], targets: [{ address: '127.0.0.1:5001', weight: 1 }, { address: 'localhost:5002', weight: 1 }], balance: 'round-robin' });
     expect('Apps' in cfg).toBe(false);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Balancer, rendezvous } from '../../../src/forward/balancer.js';
+import { Balancer, balanceOrder, balanceTable, rendezvous } from '../../../src/forward/balancer.js';
 import { loadAddon } from '../../../src/forward/engine/index.js';
 import { APP, APP_FIELDS } from '../../../src/forward/engine/types.js';
 import { FooScanner } from '../../../src/forward/foo-scanner.js';
@@ -22,24 +22,48 @@ function prng(seed: number): () => number {
 
 describe('balancing: native = balancer.ts', () => {
   const targets = ['10.0.0.1:80', '10.0.0.2:80', '[::1]:8080', 'web-3.internal:9000', '127.0.0.1:65535'].map((address, i) => ({ address, active: [3, 1, 1, 0, 7][i]! }));
+  const WEIGHTS = [
+    [1, 1, 1, 1, 1],
+    [3, 1, 1, 1, 1],
+    [5, 2, 7, 1, 256],
+    [2, 2, 4, 6, 8],
+  ];
+  const native = (mode: keyof typeof MODE, weights: number[], key: string, start: number) => {
+    const table = balanceTable(targets, weights);
+    return addon.balanceOrder(MODE[mode], targets.map((t) => t.address), targets.map((t) => t.active), table.weights.slice(), Array.from(table.schedule), key, start);
+  };
 
-  it('round-robin and least-conn: the same order for the same rotation', () => {
-    for (const mode of ['round-robin', 'least-conn'] as const) {
-      const b = new Balancer<(typeof targets)[number]>(mode);
-      for (let k = 0; k < 12; k++) {
-        const js = b.order(targets, '').map((t) => targets.indexOf(t));
-        const native = addon.balanceOrder(MODE[mode], targets.map((t) => t.address), targets.map((t) => t.active), '', k);
-        expect(native, `${mode} connection ${k}`).toEqual(js);
+  it('round-robin and least-conn: the same order for the same position, with and without weights', () => {
+    for (const weights of WEIGHTS)
+      for (const mode of ['round-robin', 'least-conn'] as const) {
+        const b = new Balancer<(typeof targets)[number]>(mode);
+        const table = balanceTable(targets, weights);
+        for (let k = 0; k < 40; k++) {
+          const js = b.order(table, '').map((t) => targets.indexOf(t));
+          expect(native(mode, weights, '', k), `${mode} ${weights} connection ${k}`).toEqual(js);
+        }
+      }
+  });
+
+  it('random: the same pick for the same random number, with and without weights', () => {
+    const rnd = prng(3);
+    for (const weights of WEIGHTS) {
+      const table = balanceTable(targets, weights);
+      for (let k = 0; k < 200; k++) {
+        const start = Math.floor(rnd() * 0x100000000);
+        expect(native('random', weights, '', start), `${weights} ${start}`).toEqual(balanceOrder('random', table, start, ''));
       }
     }
   });
 
-  it('sharding: the same rendezvous order for 2 000 client addresses', () => {
+  it('sharding: the same (weighted) rendezvous order for 2 000 client addresses', () => {
     const rnd = prng(7);
     for (let i = 0; i < 2000; i++) {
       const key = i % 3 === 0 ? `::ffff:10.${i % 256}.${(i * 7) % 256}.1` : `192.168.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
-      const js = rendezvous(targets, key).map((t) => targets.indexOf(t));
-      expect(addon.balanceOrder(MODE.sharding, targets.map((t) => t.address), [], key, 0), key).toEqual(js);
+      const weights = WEIGHTS[i % WEIGHTS.length]!;
+      const js = balanceOrder('sharding', balanceTable(targets, weights), 0, key);
+      if (weights === WEIGHTS[0]) expect(js, 'equal weights keep the unweighted order').toEqual(rendezvous(targets, key).map((t) => targets.indexOf(t)));
+      expect(native('sharding', weights, key, 0), `${key} ${weights}`).toEqual(js);
     }
   });
 });
