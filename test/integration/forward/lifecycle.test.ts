@@ -125,28 +125,32 @@ describe.each(ENGINES)('the agent process, %s engine', (engine) => {
     const e = await startEchoServer();
     const agent = await startAgent({ config: { forward: { engine }, apps: [{ name: 'web', ports: [0], targets: [e.address], health: { interval: 60 } }] }, logLevel: 'warn' });
     const port = (await agent.rpc<AppInfo>('app.info', { name: 'web' })).ports[0]!.bound_port!;
-    // Room for 4 relayed connections (2 descriptors each) and one more accept, whose connect to the
-    // target then finds no descriptor: the clients come one at a time, so every engine gets there.
+    // Room for about 4 relayed connections (2 descriptors each) and one more accept, whose connect to
+    // the target then finds no descriptor. The count can be off by a transient descriptor (the
+    // control connection of the call above closing), and a refusal at accept is one the node engine
+    // never sees (libuv closes it with its EMFILE reserve): so after each refusal one more descriptor
+    // is given, and within two more clients one is accepted with none left for its connect.
     const used = readdirSync(`/proc/${agent.pid}/fd`).length;
     const hard = hardFdLimit();
-    execFileSync('prlimit', ['--pid', String(agent.pid), `--nofile=${used + 9}:${hard}`]);
+    let soft = used + 9;
+    execFileSync('prlimit', ['--pid', String(agent.pid), `--nofile=${soft}:${hard}`]);
     const sockets: Socket[] = [];
     closers.push(() => sockets.forEach((s) => s.destroy()));
     const outcomes: string[] = [];
-    for (let i = 0; i < 8; i++) {
+    while (outcomes.filter((o) => o === 'closed').length < 3) {
       const s = connect({ port, host: '127.0.0.1' });
       sockets.push(s);
       s.on('error', () => undefined);
-      outcomes.push(
-        await new Promise<string>((resolve) => {
-          s.once('connect', () => s.write('ping'));
-          s.once('data', () => resolve('echoed'));
-          s.once('close', () => resolve('closed'));
-        }),
-      );
+      const outcome = await new Promise<string>((resolve) => {
+        s.once('connect', () => s.write('ping'));
+        s.once('data', () => resolve('echoed'));
+        s.once('close', () => resolve('closed'));
+      });
+      outcomes.push(outcome);
+      if (outcome === 'closed') execFileSync('prlimit', ['--pid', String(agent.pid), `--nofile=${++soft}:${hard}`]);
+      expect(outcomes.length).toBeLessThan(20);
     }
-    expect(outcomes.slice(0, 4)).toEqual(['echoed', 'echoed', 'echoed', 'echoed']);
-    expect(outcomes).toContain('closed');
+    expect(outcomes.slice(0, 3)).toEqual(['echoed', 'echoed', 'echoed']);
     sockets.forEach((s) => s.destroy());
     execFileSync('prlimit', ['--pid', String(agent.pid), `--nofile=${hard}:${hard}`]);
     const info = await waitFor('rejections counted', async () => {
