@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig, ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { eventCommands } from '../control/event-commands.js';
+import { EventBus } from '../control/events.js';
 import { CommandRegistry } from '../control/registry.js';
 import { ControlServer } from '../control/server.js';
 import { StatsRegistry } from '../stats/registry.js';
@@ -33,6 +35,7 @@ export interface AgentOptions {
 export class Agent {
   readonly stats = new StatsRegistry();
   readonly registry = new CommandRegistry();
+  readonly events = new EventBus({ stats: this.stats.scope('events') });
   readonly #opts: AgentOptions;
   readonly #startedAt = Date.now();
   readonly #version = packageVersion();
@@ -84,7 +87,9 @@ export class Agent {
       maxLine: config.control.max_line,
       idleTimeoutMs: config.control.idle_timeout * 1000,
       maxConnections: config.control.max_connections,
+      events: this.events,
     });
+    this.registry.add(...eventCommands(this.events));
     registerCoreCommands(this.registry, {
       info: () => this.info(),
       reload: () => this.reload(),
@@ -101,6 +106,7 @@ export class Agent {
       logger,
       state: this.#state,
       registry: this.registry,
+      events: this.events,
     });
     for (const s of subsystems) {
       await s.start();
@@ -134,11 +140,13 @@ export class Agent {
         config = await loadConfig(configPath);
       } catch (err) {
         if (err instanceof ConfigError) logger.error({ problems: err.problems }, `reload refused, running config kept: ${err.message}`);
+        this.events.publish('agent.reload', { config_path: configPath, ok: false, error: (err as Error).message });
         throw err;
       }
       for (const s of this.#subsystems) await s.reload(config);
       this.#config = config;
       logger.info({ config: configPath }, 'config reloaded');
+      this.events.publish('agent.reload', { config_path: configPath, ok: true, error: null });
       return { config_path: configPath, reloaded: true };
     };
     const next = (this.#reloading ?? Promise.resolve()).catch(() => undefined).then(run);
@@ -167,6 +175,7 @@ export class Agent {
     }
     this.#state = undefined;
     this.#stopProcessStats?.();
+    this.events.close();
     this.stats.close();
     await this.#control?.close();
     this.#control = undefined;
