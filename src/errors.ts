@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   PXC_ERR_UNKNOWN_SERVICE: 'no service has that name',
   PXC_ERR_DEPLOY_IN_PROGRESS: 'a deploy of the service is already running',
   PXC_ERR_DEPLOY_FAILED: 'the new instance never became ready; the current one keeps serving',
+  PXC_ERR_NO_RELEASE: 'no such release of the service, no earlier one to roll back to, or none deployed yet',
   PXC_ERR_UNKNOWN_NOTE: 'no note has that id (data proxy: JSON-RPC error -32001)',
   PXC_ERR_BODY_TOO_LARGE: 'a data proxy request body exceeded 1 MiB (HTTP 413)',
   PXC_ERR_SHARD_LAYOUT: 'a data proxy --db directory was created with a different --shards count',

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { ServiceLogs } from '../../src/deploy/commands.js';
-import { renderLogLine } from '../../src/deploy/render.js';
+import { renderLogLine } from '../../src/ui/render/services.js';
 
 export default class ServiceLogsCommand extends ClientCommand {
   static override summary = "Print the last lines of a service's instances' stdout and stderr";
