@@ -28,6 +28,8 @@ export interface EventPayloads {
     version: number;
     from_version: number | null;
     state: string;
+    /** Of a rolling operation in batches of max_surge: "2/3"; null otherwise. */
+    batch: string | null;
     result: 'running' | 'succeeded' | 'failed';
     error: string | null;
   };
@@ -49,7 +51,7 @@ export interface EventPayloads {
   'service.restart': { service: string; version: number; instance: number; pid: number | null; restarts: number };
   'service.scale': { service: string; from: number; to: number };
   'service.health': { service: string; health: 'ok' | 'degraded' | 'down'; reason: string | null };
-  'service.log': { service: string; version: number; instance: number; stream: 'stdout' | 'stderr'; line: string; seq: number };
+  'service.log': { service: string; version: number; instance: number; stream: 'stdout' | 'stderr'; line: string; log_seq: number };
   'agent.reload': { config_path: string | null; ok: boolean; error: string | null };
 }
 
@@ -80,7 +82,7 @@ export const TOPICS: { readonly [T in Topic]: TopicSpec } = {
   },
   'deploy.phase': {
     summary: 'a service operation (deploy, rollback, restart, start, stop, scale) entered a phase; the last one has result succeeded or failed',
-    fields: 'service, deploy (id), kind, version, from_version, state (ROLLOUT_LAUNCH_NEW, ROLLOUT_WAIT, READY, SCALING, STOPPING, STOPPED, INITIAL), result (running, succeeded, failed), error',
+    fields: 'service, deploy (id), kind, version, from_version, state (ROLLOUT_LAUNCH_NEW, ROLLOUT_WAIT, READY, SCALING, STOPPING, STOPPED, INITIAL), batch ("2/3" in batches of max_surge, else null), result (running, succeeded, failed), error',
   },
   'proxy.switch': { summary: 'the upstream proxy list switched its active group', fields: 'from, to (group indexes), reason, revision' },
   'proxy.health': { summary: 'an upstream proxy became healthy or unhealthy', fields: 'proxy, healthy, error' },
@@ -92,7 +94,7 @@ export const TOPICS: { readonly [T in Topic]: TopicSpec } = {
   'service.restart': { summary: 'a crashed instance was restarted and is ready (back in the app\'s targets)', fields: 'service, version, instance, pid, restarts' },
   'service.scale': { summary: 'a service\'s instance count changed (service scale, or instances in a reloaded config)', fields: 'service, from, to' },
   'service.health': { summary: 'a service\'s health changed (ok, degraded, down)', fields: 'service, health, reason' },
-  'service.log': { summary: 'a line an instance wrote to stdout or stderr (not throttled; dropped like any event when the subscriber is slow)', fields: 'service, version, instance, stream, line, seq' },
+  'service.log': { summary: 'a line an instance wrote to stdout or stderr (not throttled; dropped like any event when the subscriber is slow)', fields: 'service, version, instance, stream, line, log_seq (the line\'s number in service logs)' },
   'agent.reload': { summary: 'the agent reloaded its config (agent reload, SIGHUP), or refused the new one', fields: 'config_path, ok, error' },
 };
 

@@ -433,6 +433,7 @@ export class DeploymentController {
       version: record.version,
       from_version: record.from_version,
       state: record.phases.at(-1)!.state,
+      batch: record.phases.at(-1)!.batch ?? null,
       result: record.result,
       error: record.error,
     });
@@ -731,7 +732,7 @@ export class DeploymentController {
     this.#logs.push({ ...line, seq });
     const label = `${this.name}@v${line.version}${line.instance ? `#${line.instance}` : ''}`;
     this.#log.info({ version: line.version, instance: line.instance, stream: line.stream }, `${label} | ${line.line}`);
-    if (this.#events.wants('service.log')) this.#events.publish('service.log', { service: this.name, version: line.version, instance: line.instance, stream: line.stream, line: line.line, seq });
+    if (this.#events.wants('service.log')) this.#events.publish('service.log', { service: this.name, version: line.version, instance: line.instance, stream: line.stream, line: line.line, log_seq: seq });
   }
 
   #onExit(inst: Instance, exit: ExitInfo): void {

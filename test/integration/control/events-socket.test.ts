@@ -116,7 +116,7 @@ describe('events on the control socket', () => {
     const line = 'x'.repeat(4000);
     // 64 MiB of events published to a client that reads nothing.
     for (let i = 1; i <= 16_384; i++) {
-      bus.publish('service.log', { service: 'notes', version: 1, instance: 0, stream: 'stdout', line, seq: i });
+      bus.publish('service.log', { service: 'notes', version: 1, instance: 0, stream: 'stdout', line, log_seq: i });
       if (i % 1024 === 0) await new Promise((r) => setImmediate(r));
     }
     const dropped = (stats.snapshot() as any).events.dropped as number;
@@ -129,7 +129,7 @@ describe('events on the control socket', () => {
     expect(received + dropped).toBe(16_384);
     // What was written before the drops is bounded by the limit (plus the kernel's socket buffers).
     expect(received * 4100).toBeLessThan(MAX_UNSENT_BYTES + 8 * 1024 * 1024);
-    bus.publish('service.log', { service: 'notes', version: 1, instance: 0, stream: 'stdout', line: 'after', seq: 16_385 });
+    bus.publish('service.log', { service: 'notes', version: 1, instance: 0, stream: 'stdout', line: 'after', log_seq: 16_385 });
     await waitFor('events again', () => c.lines.some((l) => l.params?.line === 'after'));
   });
 

@@ -38,10 +38,10 @@ describe('the event bus', () => {
     const got: BusEvent[] = [];
     const off = b.subscribe(['service.log'], (_l, e) => got.push(e));
     expect(b.wants('service.log')).toBe(true);
-    b.publish('service.log', { service: 's', version: 1, instance: 0, stream: 'stdout', line: 'a', seq: 1 });
+    b.publish('service.log', { service: 's', version: 1, instance: 0, stream: 'stdout', line: 'a', log_seq: 1 });
     off();
     expect(b.wants('service.log')).toBe(false);
-    b.publish('service.log', { service: 's', version: 1, instance: 0, stream: 'stdout', line: 'b', seq: 2 });
+    b.publish('service.log', { service: 's', version: 1, instance: 0, stream: 'stdout', line: 'b', log_seq: 2 });
     expect(got.map((e) => e.line)).toEqual(['a']);
   });
 
