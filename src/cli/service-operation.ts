@@ -7,6 +7,16 @@ import { describeChange } from '../ui/render/services.js';
 import { ClientCommand } from './client-command.js';
 import { followOperation } from './follow-operation.js';
 
+/** The SERVICE argument of the operations (each command declares its own args: oclif copies only own statics). */
+export const serviceArgs = {
+  service: Args.string({ description: 'service name (see proxyctl service list)', required: true }),
+};
+
+export const operationFlags = {
+  wait: Flags.boolean({ description: 'follow the operation to its end (--no-wait: return at once with its id)', default: true, allowNo: true }),
+  'wait-timeout': Flags.integer({ description: 'give up waiting (exit 1) after this many seconds; the operation goes on', default: 3600, min: 1 }),
+};
+
 /**
  * `service restart|start|stop|scale`: start the operation and, unless
  * --no-wait, follow its phases (deploy.phase events) to its end, as pm2's
@@ -14,13 +24,6 @@ import { followOperation } from './follow-operation.js';
  */
 export abstract class ServiceOperationCommand extends ClientCommand {
   static override enableJsonFlag = true;
-  static override args = {
-    service: Args.string({ description: 'service name (see proxyctl service list)', required: true }),
-  };
-  static override flags = {
-    wait: Flags.boolean({ description: 'follow the operation to its end (--no-wait: return at once with its id)', default: true, allowNo: true }),
-    'wait-timeout': Flags.integer({ description: 'give up waiting (exit 1) after this many seconds; the operation goes on', default: 3600, min: 1 }),
-  };
 
   /** Runs `start` and follows it (or not), printing one line per phase and a last line. */
   protected async operate(socket: string, flags: { wait: boolean; 'wait-timeout': number }, start: (client: ControlClient) => Promise<DeployStarted>): Promise<DeployStarted | DeployRecord> {
