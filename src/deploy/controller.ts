@@ -270,8 +270,9 @@ export class DeploymentController {
   updateConfig(config: ServiceConfig): void {
     const old = this.#config;
     this.#config = config;
-    if (config.instances === old.instances || config.instances === this.#scale) return;
-    if (this.#op) this.#pendingScale = config.instances;
+    if (config.instances === old.instances) return;
+    if (config.instances === this.#scale) this.#saveState();
+    else if (this.#op) this.#pendingScale = config.instances;
     else this.#scaleFromConfig(config.instances);
   }
 

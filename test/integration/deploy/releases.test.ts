@@ -117,6 +117,21 @@ describe('scale and max_surge', () => {
     await waitFor('extra instances stopped', () => !alive(three[1]!.pid!) && !alive(three[2]!.pid!));
   });
 
+  it('keeps a run-time scale across a restart of the agent until the config\'s instances changes, then follows the config', async () => {
+    const db = join(tempDir('pxc-scale-'), 'state.db');
+    const a = makeController({}, db);
+    await settle(a.controller);
+    await settle(a.controller, (c) => c.scale(3));
+    await closeControllers();
+    const b = makeController({}, db);
+    expect(b.controller.info().scale).toBe(3);
+    await settle(b.controller, (c) => c.start());
+    expect(b.controller.info()).toMatchObject({ ready: 3, health: 'ok' });
+    b.controller.updateConfig({ ...b.config, instances: 2 });
+    await waitFor('scaled to the config', () => b.controller.info().ready === 2 && b.controller.info().scale === 2 && b.controller.state === 'READY');
+    expect(b.events.filter((e) => e.topic === 'service.scale').map((e) => [e.from, e.to])).toEqual([[3, 2]]);
+  });
+
   it('rolls a deploy over every instance in batches of max_surge, each batch ready before the old ones it replaces go', async () => {
     const t = makeController({ instances: 3, max_surge: 2, drain: 0.1 });
     await settle(t.controller);
