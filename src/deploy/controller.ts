@@ -172,7 +172,8 @@ class Member {
  * waits for the end) and publishing `deploy.phase` events:
  * - deploy (a new version from the config), rollback (a new version with an
  *   earlier one's command/env) and restart (the same version again) roll the
- *   instances in batches of max_surge: ROLLOUT_LAUNCH_NEW (the batch must pass
+ *   instances in batches of max_surge (instances with nothing serving in
+ *   their place start together, first): ROLLOUT_LAUNCH_NEW (the batch must pass
  *   its readiness probe, then joins the app's targets), ROLLOUT_WAIT (the old
  *   ones it replaces keep serving for `drain` seconds), then the old ones are
  *   taken out and stopped (SIGTERM, SIGKILL after stop_timeout). A batch
@@ -499,8 +500,11 @@ export class DeploymentController {
     const from = this.#release;
     const fromPrevious = this.#previousVersion;
     const size = cfg.max_surge;
-    const batches: number[][] = [];
-    for (let i = 0; i < slots.length; i += size) batches.push(slots.slice(i, i + size));
+    // Slots with nothing serving start together (a first deploy, a start); the others are replaced max_surge at a time.
+    const empty = slots.filter((slot) => !this.#members[slot]?.live);
+    const serving = slots.filter((slot) => this.#members[slot]?.live);
+    const batches: number[][] = empty.length > 0 ? [empty] : [];
+    for (let i = 0; i < serving.length; i += size) batches.push(serving.slice(i, i + size));
     const done: number[] = [];
     const fail = async (message: string): Promise<never> => {
       if (revert && from && from.version !== release.version) {
