@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -124,5 +124,27 @@ describe('proxyctl agent logs', () => {
     const r = await runCli(['agent', 'logs', '--state-dir', dir]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`no log at ${join(dir, 'agent.log')}: the agent writes it only when started with --detach`);
+  });
+});
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+describe.skipIf(!hasTmux)('a foreground agent on a terminal (tmux)', () => {
+  it('logs one readable line per entry, not JSON', async () => {
+    const dir = tempDir('pxc-fg-');
+    const session = `pxc-fg-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+    tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '20', `NO_COLOR=1 '${process.execPath}' '${BIN}' agent start --state-dir '${dir}'; sleep 600`);
+    try {
+      const screen = await waitFor('agent started line', () => {
+        const s = tmux('capture-pane', '-p', '-t', session);
+        return /INFO: agent started/.test(s) ? s : null;
+      }, { timeoutMs: 20_000 });
+      expect(screen).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: agent started \{"socket":/m);
+      expect(screen).not.toContain('{"level":');
+      expect((await runCli(['agent', 'stop', '--state-dir', dir])).code).toBe(0);
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+    }
   });
 });
