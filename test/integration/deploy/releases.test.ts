@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { ServiceHistory } from '../../../src/deploy/history.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAgents, tempDir } from '../../helpers/agent.js';
 import { alive, closeControllers, makeController, settle } from '../../helpers/controller.js';
@@ -79,6 +81,16 @@ describe('rollback and history', () => {
     expect(await label(b, b.controller.info().current!.port)).toBe('three');
     expect((await settle(b.controller, (c) => c.rollback())).version).toBe(4);
     expect(await label(b, b.controller.info().current!.port)).toBe('two');
+  });
+
+  it('records an operation a killed agent did not finish as failed, saying so', async () => {
+    const db = join(tempDir('pxc-hist-'), 'state.db');
+    const raw = new Database(db);
+    new ServiceHistory(raw).saveDeploy({ id: 1, service: 'svc', kind: 'deploy', version: 1, from_version: null, instances: 1, result: 'running', phases: [{ state: 'ROLLOUT_LAUNCH_NEW', at: '2026-01-02T03:04:05.000Z' }], started_at: '2026-01-02T03:04:04.000Z', finished_at: null, error: null });
+    raw.close();
+    const t = makeController({}, db);
+    expect(t.controller.info().deploys).toEqual([expect.objectContaining({ id: 1, result: 'failed', error: 'the agent stopped during it', finished_at: '2026-01-02T03:04:05.000Z' })]);
+    expect((await settle(t.controller, (c) => c.start())).id).toBe(2);
   });
 
   it('keeps a stopped service stopped across a restart of the agent, and its scale', async () => {
