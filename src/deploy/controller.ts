@@ -359,7 +359,8 @@ export class DeploymentController {
     if (this.#closing) throw new ProxyctlError('PXC_ERR_SHUTTING_DOWN', `service ${this.name}: the agent is shutting down`);
     if (this.#op) {
       const r = this.#opRecord;
-      throw new ProxyctlError('PXC_ERR_DEPLOY_IN_PROGRESS', `service ${this.name}: deploy already in progress${r ? ` (${r.kind} ${r.id}, version ${r.version}, ${this.#state})` : ''}`);
+      const what = !r || r.kind === 'deploy' ? 'deploy already' : `${r.kind} ${r.id}`;
+      throw new ProxyctlError('PXC_ERR_DEPLOY_IN_PROGRESS', `service ${this.name}: ${what} in progress${r ? ` (${r.kind} ${r.id}, version ${r.version}, ${this.#state}); one operation at a time` : ''}`);
     }
     if (!this.#deps.targets.hasApp(this.#config.app)) throw new ProxyctlError('PXC_ERR_UNKNOWN_APP', `service ${this.name}: its app "${this.#config.app}" is not running`);
   }
