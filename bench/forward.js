@@ -1,31 +1,29 @@
 #!/usr/bin/env node
 /**
- * bench/forward: the app proxy beside direct and HAProxy (TCP mode), in one
- * run, as ratios. Rows:
+ * bench/forward: the app proxy's engines beside direct, a bare Node relay and
+ * HAProxy (TCP mode), in one run, as ratios. Rows:
  *   bulk            one stream of BULK_BYTES through the proxy to a sink (MB/s)
  *   http keep-alive wrk → nginx, small responses, persistent connections (req/s)
  *   http new conn   wrk with "Connection: close": one connection per request (req/s)
  *   foo pipelined   REQs pipelined (window of 1000) against a Foo server, tcp and foo mode (msg/s)
  *   foo lock-step   one REQ written in two pieces, wait its ACK, repeat (round trips/s)
  *
- *   node bench/forward.js [--seconds S] [--repeat N] [--haproxy-threads N]
+ *   node bench/forward.js [--seconds S] [--repeat N] [--threads N] [--only ROW]
  *
- * Every cell: one warm-up run (V8's JIT for proxyctl; page cache and
- * connection pools for all), then the best of N runs (default 2), since on a
- * shared box a run is only ever slowed down, never sped up. The proxy's CPU
- * time (user + system, /proc) per unit of work is taken over those N runs.
+ * Peers (columns): direct; HAProxy with nbthread 1 and nbthread N; proxyctl's
+ * native engine with forward.threads 1 and N; proxyctl's node engine; a bare
+ * Node pipe() relay (the floor of what Node can do). N defaults to the CPUs.
  *
- * A bare Node relay (stream.pipe() both ways) runs beside them as a second
- * peer: the gap between it and HAProxy is Node's, the gap between it and
- * proxyctl is proxyctl's.
- *
- * HAProxy runs with `nbthread 1` by default: one thread, as one Node process
- * has one event loop (pass --haproxy-threads 2 to give it both cores).
+ * Every cell: one warm-up run per peer (V8's JIT, page cache, pools), then N
+ * rounds (default 2) that visit every peer in turn — interleaved, so a burst
+ * of load from the rest of a shared box hits all peers alike — and the best
+ * round per peer, since load only ever slows a run down. CPU time (user +
+ * system from /proc) per unit of work is summed over the rounds per peer.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,8 +35,9 @@ const arg = (name, def) => {
   return i === -1 ? def : process.argv[i + 1];
 };
 const seconds = Number(arg('--seconds', 5));
-const haproxyThreads = Number(arg('--haproxy-threads', 1));
+const threads = Number(arg('--threads', cpus().length));
 const repeat = Number(arg('--repeat', 2));
+const only = arg('--only', null);
 const BULK_BYTES = 2 * 1024 ** 3;
 const FOO_MESSAGES = 400_000;
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -107,6 +106,9 @@ function wrk(port, close, warmup) {
   return { value: Number(m[1]), units: Number(n[1]), note: errors ? errors[0] : '' };
 }
 
+const PEERS = ['direct', 'haproxy1', 'haproxyN', 'native1', 'nativeN', 'node', 'pipe'];
+const LABEL = { direct: 'direct', haproxy1: 'haproxy ×1', haproxyN: `haproxy ×${threads}`, native1: 'native ×1', nativeN: `native ×${threads}`, node: 'node', pipe: 'node pipe()' };
+
 async function main() {
   // Backends.
   const nginxPort = await freePort();
@@ -122,77 +124,89 @@ http { access_log off; keepalive_requests 1000000;
   const sinkPort = await startTool('sink', 0);
   const fooPort = await startTool('foo-server', 0);
   await waitPort(nginxPort);
+  const backend = { http: nginxPort, bulk: sinkPort, foo: fooPort, fooFoo: fooPort };
+  const ports = { direct: backend };
+  const pids = { direct: null };
 
-  // proxyctl: one app per backend, foo twice (tcp and foo mode).
-  const px = { http: await freePort(), bulk: await freePort(), fooTcp: await freePort(), fooFoo: await freePort() };
-  const stateDir = join(dir, 'agent');
-  const config = {
-    apps: [
-      { name: 'http', ports: [px.http], targets: [`127.0.0.1:${nginxPort}`] },
-      { name: 'bulk', ports: [px.bulk], targets: [`127.0.0.1:${sinkPort}`] },
-      { name: 'foo-tcp', ports: [px.fooTcp], targets: [`127.0.0.1:${fooPort}`] },
-      { name: 'foo', ports: [px.fooFoo], targets: [`127.0.0.1:${fooPort}`], protocol: 'foo' },
-    ],
-  };
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  // proxyctl, once per engine setting: one app per backend, foo twice (tcp and foo mode).
   const nodeArgs = process.env.PXC_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PXC_CPU_PROF}`] : [];
-  const agent = spawn(process.execPath, [...nodeArgs, bin, 'agent', 'start', '--state-dir', stateDir, '--config', join(dir, 'config.json'), '--log-level', 'warn'], { stdio: 'inherit' });
-  children.push(agent);
-  const pids = { direct: null, proxyctl: agent.pid, haproxy: null, node: null };
-  const nx = { http: await freePort(), bulk: await freePort(), foo: await freePort() };
-  const relay = spawn(process.execPath, [tools, 'node-relay', `${nx.http}:${nginxPort}`, `${nx.bulk}:${sinkPort}`, `${nx.foo}:${fooPort}`], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(relay);
-  pids.node = relay.pid;
-
-  // HAProxy in TCP mode, same backends.
-  const hx = has('haproxy') ? { http: await freePort(), bulk: await freePort(), foo: await freePort() } : null;
-  if (hx) {
-    const fe = (name, port, backend) => `listen ${name}\n  bind 127.0.0.1:${port}\n  server s1 ${backend}\n`;
-    writeFileSync(
-      join(dir, 'haproxy.cfg'),
-      `global\n  nbthread ${haproxyThreads}\n  maxconn 8000\ndefaults\n  mode tcp\n  timeout connect 3s\n  timeout client 1h\n  timeout server 1h\n` +
-        fe('http', hx.http, `127.0.0.1:${nginxPort}`) +
-        fe('bulk', hx.bulk, `127.0.0.1:${sinkPort}`) +
-        fe('foo', hx.foo, `127.0.0.1:${fooPort}`),
-    );
-    const h = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(h);
-    pids.haproxy = h.pid;
-    await waitPort(hx.http);
+  const agents = [];
+  for (const [peer, forward] of [
+    ['native1', { engine: 'native', threads: 1 }],
+    ['nativeN', { engine: 'native', threads }],
+    ['node', { engine: 'node' }],
+  ]) {
+    const p = { http: await freePort(), bulk: await freePort(), foo: await freePort(), fooFoo: await freePort() };
+    const config = {
+      forward,
+      apps: [
+        { name: 'http', ports: [p.http], targets: [`127.0.0.1:${nginxPort}`] },
+        { name: 'bulk', ports: [p.bulk], targets: [`127.0.0.1:${sinkPort}`] },
+        { name: 'foo-tcp', ports: [p.foo], targets: [`127.0.0.1:${fooPort}`] },
+        { name: 'foo', ports: [p.fooFoo], targets: [`127.0.0.1:${fooPort}`], protocol: 'foo' },
+      ],
+    };
+    writeFileSync(join(dir, `${peer}.json`), JSON.stringify(config));
+    const agent = spawn(process.execPath, [...nodeArgs, bin, 'agent', 'start', '--state-dir', join(dir, peer), '--config', join(dir, `${peer}.json`), '--log-level', 'warn'], { stdio: 'inherit' });
+    children.push(agent);
+    agents.push(agent);
+    ports[peer] = p;
+    pids[peer] = agent.pid;
   }
-  for (const p of [...Object.values(px), ...Object.values(nx)]) await waitPort(p);
+  const np = { http: await freePort(), bulk: await freePort(), foo: await freePort() };
+  const relay = spawn(process.execPath, [tools, 'node-relay', `${np.http}:${nginxPort}`, `${np.bulk}:${sinkPort}`, `${np.foo}:${fooPort}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(relay);
+  ports.pipe = { ...np, fooFoo: np.foo };
+  pids.pipe = relay.pid;
+
+  // HAProxy in TCP mode, same backends, nbthread 1 and N; splice where it helps (its best per workload).
+  const hasHaproxy = has('haproxy');
+  for (const [peer, n] of hasHaproxy ? [['haproxy1', 1], ['haproxyN', threads]] : []) {
+    const h = { http: await freePort(), bulk: await freePort(), foo: await freePort() };
+    const fe = (name, port, back) => `listen ${name}\n  bind 127.0.0.1:${port}\n  server s1 ${back}\n`;
+    writeFileSync(
+      join(dir, `${peer}.cfg`),
+      `global\n  nbthread ${n}\n  maxconn 4000\ndefaults\n  mode tcp\n  option splice-auto\n  timeout connect 3s\n  timeout client 1h\n  timeout server 1h\n` +
+        fe('http', h.http, `127.0.0.1:${nginxPort}`) +
+        fe('bulk', h.bulk, `127.0.0.1:${sinkPort}`) +
+        fe('foo', h.foo, `127.0.0.1:${fooPort}`),
+    );
+    const proc = spawn('haproxy', ['-db', '-f', join(dir, `${peer}.cfg`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(proc);
+    ports[peer] = { ...h, fooFoo: h.foo };
+    pids[peer] = proc.pid;
+  }
+  const peers = PEERS.filter((p) => ports[p]);
+  for (const p of peers) for (const port of new Set(Object.values(ports[p]))) await waitPort(port);
 
   const rows = [];
-  // Each measurement also takes the proxy's CPU time (user + system) per unit of work:
-  // on a shared 2-core box that figure moves much less than the rates do.
-  const timed = (kind, measure) => {
-    measure(kind, true);
-    const c0 = pids[kind] ? cpuSeconds(pids[kind]) : NaN;
-    const runs = Array.from({ length: repeat }, () => measure(kind, false));
-    const c1 = pids[kind] ? cpuSeconds(pids[kind]) : NaN;
-    const best = runs.reduce((a, b) => (b.value > a.value ? b : a));
-    return { ...best, cpuPerUnit: (c1 - c0) / runs.reduce((n, r) => n + r.units, 0) };
-  };
   const row = (name, unit, measure) => {
-    const direct = timed('direct', measure);
-    const haproxy = hx ? timed('haproxy', measure) : null;
-    const node = timed('node', measure);
-    const proxyctl = timed('proxyctl', measure);
-    rows.push({ name, unit, direct, haproxy, node, proxyctl });
-    process.stderr.write(`  ${name}: direct ${fmt(direct.value)}, haproxy ${haproxy ? fmt(haproxy.value) : '-'}, node pipe ${fmt(node.value)}, proxyctl ${fmt(proxyctl.value)} ${unit}\n`);
+    if (only && !name.startsWith(only)) return;
+    for (const p of peers) measure(p, true); // warm-up
+    const runs = Object.fromEntries(peers.map((p) => [p, []]));
+    const cpu = Object.fromEntries(peers.map((p) => [p, 0]));
+    for (let r = 0; r < repeat; r++) {
+      for (const p of peers) {
+        const c0 = pids[p] ? cpuSeconds(pids[p]) : NaN;
+        runs[p].push(measure(p, false));
+        cpu[p] += pids[p] ? cpuSeconds(pids[p]) - c0 : NaN;
+      }
+    }
+    const cells = {};
+    for (const p of peers) {
+      const best = runs[p].reduce((a, b) => (b.value > a.value ? b : a));
+      cells[p] = { ...best, cpuPerUnit: cpu[p] / runs[p].reduce((n, x) => n + x.units, 0) };
+    }
+    rows.push({ name, unit, cells });
+    process.stderr.write(`  ${name}: ${peers.map((p) => `${LABEL[p]} ${fmt(cells[p].value)}`).join(', ')} ${unit}\n`);
   };
-  const ports = {
-    direct: { http: nginxPort, bulk: sinkPort, foo: fooPort, fooFoo: fooPort },
-    haproxy: hx && { http: hx.http, bulk: hx.bulk, foo: hx.foo, fooFoo: hx.foo },
-    node: { http: nx.http, bulk: nx.bulk, foo: nx.foo, fooFoo: nx.foo },
-    proxyctl: { http: px.http, bulk: px.bulk, foo: px.fooTcp, fooFoo: px.fooFoo },
-  };
-  const target = (kind, key) => ports[kind][key];
+  const target = (peer, key) => ports[peer][key];
 
-  process.stderr.write(`bench/forward: ${seconds} s per measurement, best of ${repeat}, node ${process.version}, haproxy nbthread ${haproxyThreads}\n`);
+  process.stderr.write(`bench/forward: ${seconds} s per measurement, best of ${repeat} interleaved rounds, node ${process.version}, ${threads} threads for ×N, load ${loadavg()}\n`);
   row('bulk, one stream', 'MB/s', (k, warm) => {
-    const r = runTool('bulk', `127.0.0.1:${target(k, 'bulk')}`, warm ? BULK_BYTES / 8 : BULK_BYTES);
-    if (r.bytes !== (warm ? BULK_BYTES / 8 : BULK_BYTES)) throw new Error(`bulk through ${k}: ${r.bytes} of ${BULK_BYTES} bytes arrived`);
+    const bytes = warm ? BULK_BYTES / 8 : BULK_BYTES;
+    const r = runTool('bulk', `127.0.0.1:${target(k, 'bulk')}`, bytes);
+    if (r.bytes !== bytes) throw new Error(`bulk through ${k}: ${r.bytes} of ${bytes} bytes arrived`);
     return { value: r.bytes / r.seconds / 1e6, units: r.bytes / 1e6 };
   });
   row('http keep-alive (wrk, 50 conns)', 'req/s', (k, warm) => wrk(target(k, 'http'), false, warm));
@@ -210,35 +224,37 @@ http { access_log off; keepalive_requests 1000000;
     return { value: r.round_trips / r.seconds, units: r.round_trips };
   });
 
-  agent.kill('SIGTERM');
-  await new Promise((r) => agent.once('exit', r));
+  for (const a of agents) a.kill('SIGTERM');
+  await Promise.all(agents.map((a) => new Promise((r) => (a.exitCode !== null ? r() : a.once('exit', r)))));
 
-  console.log(`\nbench/forward — best of ${repeat} after a warm-up, node ${process.version}, ${hx ? `HAProxy ${haproxyVersion()} nbthread ${haproxyThreads}` : 'HAProxy not installed'}`);
-  const head = ['row', 'unit', 'direct', 'haproxy', 'node pipe', 'proxyctl', 'proxyctl/direct', 'haproxy/direct', 'proxyctl/haproxy', 'proxyctl/node', 'CPU µs/unit: haproxy', 'node', 'proxyctl'];
-  const lines = rows.map((r) => [
-    r.name,
-    r.unit,
-    fmt(r.direct.value),
-    r.haproxy ? fmt(r.haproxy.value) : '-',
-    fmt(r.node.value),
-    fmt(r.proxyctl.value),
-    (r.proxyctl.value / r.direct.value).toFixed(2),
-    r.haproxy ? (r.haproxy.value / r.direct.value).toFixed(2) : '-',
-    r.haproxy ? (r.proxyctl.value / r.haproxy.value).toFixed(2) : '-',
-    (r.proxyctl.value / r.node.value).toFixed(2),
-    r.haproxy ? (r.haproxy.cpuPerUnit * 1e6).toFixed(2) : '-',
-    (r.node.cpuPerUnit * 1e6).toFixed(2),
-    (r.proxyctl.cpuPerUnit * 1e6).toFixed(2),
+  console.log(`\nbench/forward — best of ${repeat} interleaved rounds after a warm-up, ${seconds} s each, node ${process.version}, ${hasHaproxy ? `HAProxy ${haproxyVersion()}` : 'HAProxy not installed'}, load at the end ${loadavg()}`);
+  const rel = (a, b) => (a && b ? (a.value / b.value).toFixed(2) : '-');
+  const head = ['row', 'unit', ...peers.map((p) => LABEL[p]), 'nat×1/hap×1', `nat×${threads}/hap×${threads}`, 'node/hap×1', 'node/pipe', `nat×${threads}/nat×1`, ...peers.filter((p) => pids[p]).map((p) => `CPU µs/unit ${LABEL[p]}`)];
+  const lines = rows.map(({ name, unit, cells: c }) => [
+    name,
+    unit,
+    ...peers.map((p) => fmt(c[p].value)),
+    rel(c.native1, c.haproxy1),
+    rel(c.nativeN, c.haproxyN),
+    rel(c.node, c.haproxy1),
+    rel(c.node, c.pipe),
+    rel(c.nativeN, c.native1),
+    ...peers.filter((p) => pids[p]).map((p) => (c[p].cpuPerUnit * 1e6).toFixed(2)),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   for (const l of [head, ...lines]) console.log(l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
-  const tcp = rows.find((r) => r.name === 'foo pipelined, tcp mode').proxyctl.value;
-  const foo = rows.find((r) => r.name === 'foo pipelined, foo mode').proxyctl.value;
-  const lock = rows.find((r) => r.name.startsWith('foo lock-step')).proxyctl.value;
-  console.log(`\nfoo mode / tcp mode (pipelined): ${(foo / tcp).toFixed(2)} (goal ≥ 0.80)`);
-  console.log(`lock-step: ${fmt(lock)} round trips/s through proxyctl — a Nagle/delayed-ACK stall would cap it near 25/s`);
-  const notes = rows.flatMap((r) => ['direct', 'haproxy', 'node', 'proxyctl'].filter((k) => r[k]?.note).map((k) => `${r.name} ${k}: ${r[k].note}`));
+  const get = (prefix, peer) => rows.find((r) => r.name.startsWith(prefix))?.cells[peer]?.value;
+  for (const peer of ['native1', 'nativeN', 'node']) {
+    const tcp = get('foo pipelined, tcp', peer);
+    const foo = get('foo pipelined, foo', peer);
+    if (tcp && foo) console.log(`foo mode / tcp mode (pipelined), ${LABEL[peer]}: ${(foo / tcp).toFixed(2)} (goal ≥ 0.90)`);
+  }
+  const notes = rows.flatMap((r) => peers.filter((p) => r.cells[p]?.note).map((p) => `${r.name} ${LABEL[p]}: ${r.cells[p].note}`));
   if (notes.length) console.log(`notes:\n  ${notes.join('\n  ')}`);
+}
+
+function loadavg() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
 function haproxyVersion() {

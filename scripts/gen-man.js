@@ -103,6 +103,9 @@ export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes, lim
   out.push('.TP', '\\fBSIGTERM\\fR, \\fBSIGINT\\fR', esc('graceful shutdown, exit 0, within forward.shutdown_grace + the longest services[].stop_timeout + 2 s: new control requests are refused at once, app connections get forward.shutdown_grace to finish, services are stopped, state is flushed; a part that has not closed by the deadline is logged and abandoned (service instances are SIGKILLed). The socket file and the state dir lock are released last, so no second agent starts beside one still stopping. agent stop --timeout N also tells the agent: its subsystems then get no more than N - 1.5 s, so that it is gone within N s.'));
   out.push('.TP', '\\fBSIGHUP\\fR', esc('reload the config file; an invalid file is logged with every problem and the running config stays.'));
   out.push('.TP', '\\fBSIGUSR1\\fR', esc('write the stats JSON object (as proxyctl stats --json) to standard output.'));
+  out.push('.SH FLEET');
+  out.push(esc('Agents whose config has a cluster key (proxyctl.conf(5)) form a fleet in etcd: each registers a node record under a lease it keeps alive, applies the fleet documents (proxy list, apps, services) over its local config, and runs its share of fleet deploys. proxyctl fleet status, fleet get, fleet diff, fleet push and fleet events act on the fleet through the agent they talk to, as do proxy set, proxy fallback, proxy policy and deploy with --fleet. A fleet deploy is coordinated by that agent, which holds the service\'s lock in etcd under its own lease: a coordinator that dies frees it within cluster.lease_ttl seconds. While etcd is unreachable every agent keeps serving the fleet config it last applied, and catches up by revision when etcd is back.'));
+  out.push('.PP', esc('Keys under cluster.prefix: config/proxy, config/apps, config/services and config/meta (the fleet documents and who wrote them), nodes/NODE (node records), locks/deploy/SERVICE, rollouts/SERVICE, deploy/NODE/SERVICE and deploy-status/ROLLOUT/NODE (fleet deploys).'));
   out.push('.SH EXIT STATUS');
   for (const [code, text] of exitCodes) out.push('.TP', `\\fB${code}\\fR`, esc(text));
   out.push('.SH ERROR CODES');
@@ -147,15 +150,17 @@ export function configRows(schema) {
     let def;
     let description = s.description;
     let nullable = false;
+    let optional = false;
     for (;;) {
       const t = s._def.typeName;
       if (t === 'ZodDefault') def = s._def.defaultValue();
       else if (t === 'ZodNullable') nullable = true;
+      else if (t === 'ZodOptional') optional = true;
       else if (t !== 'ZodOptional' && t !== 'ZodEffects') break;
       s = t === 'ZodEffects' ? s._def.schema : s._def.innerType;
       description ??= s.description;
     }
-    return { s, def, description, nullable };
+    return { s, def, description, nullable, optional };
   };
   const typeName = (s) => {
     switch (s._def.typeName) {
@@ -179,7 +184,7 @@ export function configRows(schema) {
   };
   const walk = (obj, prefix) => {
     for (const [key, raw] of Object.entries(obj.shape)) {
-      const { s, def, description, nullable } = unwrap(raw);
+      const { s, def, description, nullable, optional } = unwrap(raw);
       const path = prefix + key;
       const t = s._def.typeName;
       const isObjArray = t === 'ZodArray' && unwrap(s._def.type).s._def.typeName === 'ZodObject';
@@ -190,7 +195,7 @@ export function configRows(schema) {
         rows.push({ key: path, type: 'array of objects', default: def, description, section: true });
         walk(unwrap(s._def.type).s, `${path}[].`);
       } else {
-        rows.push({ key: path, type: typeName(s) + (nullable ? ' | null' : ''), default: def, description });
+        rows.push({ key: path, type: typeName(s) + (nullable ? ' | null' : ''), default: def, description, optional });
       }
     }
   };
@@ -198,7 +203,7 @@ export function configRows(schema) {
   return rows;
 }
 
-export function renderConf5({ version, rows }) {
+export function renderConf5({ version, rows, fleetKeys }) {
   const out = [];
   out.push(`.TH PROXYCTL.CONF 5 "${DATE}" "proxyctl ${version}" "File Formats"`);
   out.push('.SH NAME', 'proxyctl.conf \\- configuration file of the proxyctl agent');
@@ -212,11 +217,16 @@ export function renderConf5({ version, rows }) {
       if (r.description) out.push(esc(r.description));
       continue;
     }
-    const def = r.default === undefined ? 'required' : `default ${JSON.stringify(r.default)}`;
+    const def = r.default !== undefined ? `default ${JSON.stringify(r.default)}` : r.optional ? 'optional' : 'required';
     // The default is printed from the schema itself; drop the copy some descriptions carry.
     const text = (r.description ?? '').replace(/,? ?default [^)]*\)$/, ')').replace(/ \(\)$/, '').replace(/\s*\(default [^)]*\)/, '');
     out.push('.TP', `\\fB${esc(r.key)}\\fR (${esc(r.type)}; ${esc(def)})`, esc(text));
   }
+  out.push('.SH FLEET');
+  out.push(esc('With a cluster key the agent is a node of a fleet kept in etcd. A fleet file (proxyctl fleet push FILE) is a config file holding only the fleet-wide keys below; the agent runs its local file overlaid by the fleet documents, validated as one config, and applies each new fleet revision through the same hot reload as proxyctl agent reload. A revision a node cannot apply (say, a fleet app on a port its local file uses) leaves that node on its running config, with the error in proxyctl fleet status. The last applied fleet config is kept in state.db, so an agent restarted while etcd is unreachable serves it.'));
+  out.push('.PP', esc('Fleet-wide keys, and how each overlays the local file:'));
+  for (const [key, how] of fleetKeys) out.push('.TP', `\\fB${esc(key)}\\fR`, esc(how));
+  out.push('.PP', esc('Every other key is node-local and refused in a fleet file: notably the state directory and control socket (command-line flags), forward.bind (so agents on one host serve the same fleet app ports on 127.0.0.2, 127.0.0.3, …), the cluster key itself, and the other proxy.* settings. A run-time proxy set / proxy fallback / proxy policy on one node (without --fleet) wins over the fleet on that node until proxy reset there.'));
   out.push('.SH FLY FORM');
   out.push(esc('The Fly.io form {"Apps":[{"Name":"echo","Ports":[4001,4002],"Targets":["127.0.0.1:5001"]}]} is accepted as is and normalised into apps with the defaults above; a port used twice across apps (in either form) is an error.'));
   out.push('.SH EXAMPLE', '.nf');
@@ -242,9 +252,10 @@ export async function renderAll() {
   const { MAX_BATCH, MAX_IN_FLIGHT, MAX_UNSENT_BYTES } = await import(dist('src/control/server.js'));
   const { TOPICS } = await import(dist('src/control/events.js'));
   const limits = { maxBatch: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT, maxUnsent: MAX_UNSENT_BYTES };
+  const { FLEET_WIDE_KEYS } = await import(dist('src/fleet/documents.js'));
   return {
     'proxyctl.1': renderProxyctl1({ manifest, errorCodes: ERROR_CODES, rpcCodes: RPC_ERROR_CODES, exitCodes: EXIT_CODES, limits, topics: TOPICS }),
-    'proxyctl.conf.5': renderConf5({ version: manifest.version, rows: configRows(configSchema) }),
+    'proxyctl.conf.5': renderConf5({ version: manifest.version, rows: configRows(configSchema), fleetKeys: FLEET_WIDE_KEYS }),
   };
 }
 

@@ -33,7 +33,11 @@ export const ERROR_CODES = {
   PXC_ERR_NO_SPACE: 'insufficient disk space for a download',
   PXC_ERR_UNKNOWN_APP: 'no app has that name',
   PXC_ERR_UNKNOWN_TARGET: 'the app has no such target',
+  PXC_ERR_TARGET_EXISTS: 'target add named a target the app already has',
+  PXC_ERR_SERVICE_TARGET: 'target remove named a service\'s instance: deploys add and remove those',
   PXC_ERR_PORT_IN_USE: 'a listen port is already in use',
+  PXC_ERR_LISTEN: 'an app port could not be opened (agent start without --allow-partial fails; agent reload applies the rest and names it)',
+  PXC_ERR_ENGINE: 'forward.engine is native but the native engine could not be loaded (the message says why)',
   PXC_ERR_UNKNOWN_SERVICE: 'no service has that name',
   PXC_ERR_DEPLOY_IN_PROGRESS: 'a deploy or another operation (restart, scale, stop, …) of the service is already running',
   PXC_ERR_DEPLOY_FAILED: 'a deploy or another service operation failed (e.g. a new instance never became ready; the current one keeps serving)',
@@ -42,6 +46,11 @@ export const ERROR_CODES = {
   PXC_ERR_BODY_TOO_LARGE: 'a data proxy request body exceeded 1 MiB (HTTP 413)',
   PXC_ERR_SHARD_LAYOUT: 'a data proxy --db directory was created with a different --shards count',
   PXC_ERR_DATA_PROXY_UNREACHABLE: 'the notes client could not reach the data proxy, or it answered outside JSON-RPC',
+  PXC_ERR_NOT_IN_FLEET: 'a fleet command was sent to an agent whose config has no cluster key',
+  PXC_ERR_FLEET_UNREACHABLE: 'etcd did not answer; the agent keeps serving its last applied fleet config',
+  PXC_ERR_FLEET_CONFLICT: 'the fleet config changed since it was read (another write won); read it again and retry',
+  PXC_ERR_FLEET_DEPLOY_LOCKED: 'a fleet deploy of the service is already running: its etcd lock is held',
+  PXC_ERR_FLEET_DEPLOY_FAILED: 'a fleet deploy stopped at a node whose deploy failed (the message names it)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

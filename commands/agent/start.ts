@@ -19,6 +19,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     '<%= config.bin %> agent start',
     '<%= config.bin %> agent start --config /etc/proxyctl.json --detach',
     '<%= config.bin %> agent start --state-dir /tmp/pxc --log-level debug',
+    '<%= config.bin %> agent start --allow-partial',
   ];
 
   static override flags = {
@@ -28,6 +29,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     'log-level': Flags.string({ description: 'log level, overrides log.level of the config', options: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
     detach: Flags.boolean({ char: 'd', description: 'run in the background; print the pid once the socket answers' }),
     'detach-timeout': Flags.integer({ description: 'seconds --detach waits for the socket', default: 30, min: 1 }),
+    'allow-partial': Flags.boolean({ description: 'start even if some app port cannot be opened (it is reported in app info); without it such a port fails the start' }),
   };
 
   protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
@@ -47,10 +49,10 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
       if (err instanceof ProxyctlError) throw ownError(err.message, EXIT_FAILED);
       throw err;
     }
-    if (flags.detach) return this.#detach(stateDir, socketPath, configPath, flags['log-level'], flags['detach-timeout']);
+    if (flags.detach) return this.#detach(stateDir, socketPath, configPath, flags['log-level'], flags['detach-timeout'], flags['allow-partial']);
     const { runAgent } = await import('../../src/agent/main.js');
     try {
-      await runAgent({ configPath, stateDir, socketPath, logLevel: flags['log-level'] });
+      await runAgent({ configPath, stateDir, socketPath, logLevel: flags['log-level'], allowPartial: flags['allow-partial'] });
     } catch (err) {
       if (err instanceof ProxyctlError) throw ownError(err.message, EXIT_FAILED);
       throw err;
@@ -60,7 +62,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     process.exit(0);
   }
 
-  async #detach(stateDir: string, socketPath: string, configPath: string | null, logLevel: string | undefined, timeoutS: number): Promise<void> {
+  async #detach(stateDir: string, socketPath: string, configPath: string | null, logLevel: string | undefined, timeoutS: number, allowPartial: boolean): Promise<void> {
     const { callOnce } = await import('../../src/control/client.js');
     // An agent already answering: say so plainly instead of starting a child that fails into the log.
     const running = await callOnce(socketPath, 'agent.pid', {}, { timeoutMs: 1000 }).catch(() => null);
@@ -74,6 +76,7 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     const args = [process.argv[1]!, 'agent', 'start', '--state-dir', stateDir, '--socket', socketPath];
     if (configPath) args.push('--config', configPath);
     if (logLevel) args.push('--log-level', logLevel);
+    if (allowPartial) args.push('--allow-partial');
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     let exited: number | null = null;

@@ -2,11 +2,12 @@ import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { AppInfo } from '../../src/forward/app.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
-import { formatBytes } from '../../src/ui/format.js';
-import { renderKeyValues, renderTable } from '../../src/ui/table.js';
+import { renderAppInfo } from '../../src/ui/render/app.js';
 
 export default class AppInfoCommand extends ClientCommand {
-  static override summary = 'Show one app proxy: ports, targets with health and state, connections, bytes, failures, Foo counters';
+  static override summary = 'Show one app proxy: ports, targets with health, state and weight, connections, bytes, failures, Foo counters';
+  static override description =
+    'health is up (last check passed), down, or unknown: no check result yet (a target from the config or target add until its first check, one interval after it was added; a disabled one). An unknown target takes traffic, and its first check decides at once. source: static (config), runtime (target add), dynamic (a service’s instance).';
   static override enableJsonFlag = true;
   static override args = {
     name: Args.string({ description: 'app name (see `proxyctl app list`)', required: true }),
@@ -17,43 +18,7 @@ export default class AppInfoCommand extends ClientCommand {
     const { args, flags } = await this.parse(AppInfoCommand);
     const a = await this.call(this.socketPath(flags), 'app.info', { name: args.name });
     const c = makeChalk();
-    this.log(
-      renderKeyValues({
-        app: a.name,
-        protocol: a.protocol,
-        balance: a.balance,
-        bind: a.bind,
-        connections: `${a.active} active, ${a.total} total, ${a.rejected} rejected (max_connections), ${a.no_target} without a target`,
-        connect_failures: a.connect_failures,
-        bytes: `${formatBytes(a.bytes_in)} in, ${formatBytes(a.bytes_out)} out`,
-      }),
-    );
-    this.log('');
-    this.log(renderTable(['port', 'state', 'error'], a.ports.map((p) => [p.port, stateColour(c, p.state), p.error ?? ''])));
-    this.log('');
-    if (a.targets.length === 0) this.log('no targets');
-    else
-      this.log(
-        renderTable(
-          ['target', 'health', 'state', 'source', 'active', 'total', 'in', 'out', 'failures', 'last error'],
-          a.targets.map((t) => [
-            t.address,
-            stateColour(c, t.health),
-            stateColour(c, t.state),
-            t.source,
-            t.active,
-            t.total,
-            formatBytes(t.bytes_in),
-            formatBytes(t.bytes_out),
-            `${t.connect_failures} connect, ${t.check_failures} check`,
-            t.last_error ?? '',
-          ]),
-        ),
-      );
-    if (a.foo) {
-      this.log('');
-      this.log(renderKeyValues({ ...a.foo }));
-    }
+    this.log(renderAppInfo(a, (s) => stateColour(c, s)));
     return a;
   }
 }

@@ -1,23 +1,27 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import type { FleetWrite } from '../../src/fleet/store.js';
 
 export default class ProxySet extends ClientCommand {
   static override summary = 'Replace the upstream proxy groups at run time';
   static override description =
-    'SPEC is a proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy. The change is stored in the state DB and survives an agent restart until `proxyctl proxy reset`. Without SPEC on a terminal, prompts to edit the current groups; without SPEC and without a terminal it is a usage error. On a terminal the change is confirmed unless --yes.';
+    'SPEC is a proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy. The change is stored in the state DB and survives an agent restart until `proxyctl proxy reset`. Without SPEC on a terminal, prompts to edit the current groups; without SPEC and without a terminal it is a usage error. On a terminal the change is confirmed unless --yes. With --fleet the groups become the fleet\'s proxy document: every node of the fleet applies them (a node where `proxy set` was run without --fleet keeps its own until `proxy reset`).';
   static override args = {
     spec: Args.string({ description: 'proxy string, e.g. "http://a:3128|http://b:3128;DIRECT" (quote it: ";" and "|" are shell syntax)' }),
   };
   static override flags = {
     yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation on a terminal' }),
+    fleet: Flags.boolean({ description: 'set it on every node of the fleet (written to etcd; the agent must be in a fleet)' }),
   };
+  static override enableJsonFlag = true;
   static override examples = [
     `<%= config.bin %> proxy set 'http://squid1:3128|http://squid2:3128;DIRECT'`,
     `<%= config.bin %> proxy set DIRECT --yes`,
+    `<%= config.bin %> proxy set 'http://squid1:3128;DIRECT' --fleet --yes`,
     '<%= config.bin %> proxy set    # on a terminal: edit the groups interactively',
   ];
 
-  async run(): Promise<void> {
+  async run(): Promise<FleetWrite | null> {
     const { args, flags } = await this.parse(ProxySet);
     const socket = this.socketPath(flags);
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -34,13 +38,24 @@ export default class ProxySet extends ClientCommand {
         validate: (v: string) => (v.trim() === '' ? 'enter a proxy string, or DIRECT' : true),
       });
       spec = answer.spec.trim();
-      if (!flags.yes && !(await this.confirm(current.spec, spec))) return this.log('unchanged');
+      if (!flags.yes && !(await this.confirm(current.spec, spec))) return this.unchanged();
     } else if (interactive && !flags.yes) {
       const current = await this.call(socket, 'proxy.info', {});
-      if (!(await this.confirm(current.spec, spec))) return this.log('unchanged');
+      if (!(await this.confirm(current.spec, spec))) return this.unchanged();
+    }
+    if (flags.fleet) {
+      const r = await this.call(socket, 'fleet.proxy.set', { spec });
+      this.log(`fleet config revision ${r.revision}: every node applies it`);
+      return r;
     }
     await this.call(socket, 'proxy.set', { spec });
     this.log('OK');
+    return null;
+  }
+
+  unchanged(): null {
+    this.log('unchanged');
+    return null;
   }
 
   async confirm(from: string, to: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig, ConfigError } from '../config/load.js';
+import { ConfigError, parseConfig, readConfigJson } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { eventCommands } from '../control/event-commands.js';
 import { EventBus } from '../control/events.js';
@@ -11,11 +11,14 @@ import { registerProcessStats } from '../stats/process-stats.js';
 import { StateStore } from '../state/state-db.js';
 import { ensureDir, formatMode, secureStateDir } from '../state/state-dir.js';
 import { StateDirLock } from '../state/state-lock.js';
+import { ProxyctlError } from '../errors.js';
+import { overlayFleet, registerNoFleet, startFleet, type FleetNode, type FleetSnapshot } from '../fleet/api.js';
 import { packageVersion } from '../version.js';
 import { registerCoreCommands, type AgentInfo, type ReloadResult } from './core-commands.js';
+import { fleetHost } from './fleet-host.js';
 import { closeInOrder, shutdownBudgetMs, type StepOutcome } from './shutdown.js';
-import type { Subsystem } from './subsystem.js';
-import { createSubsystems } from './subsystems.js';
+import type { Subsystem, SubsystemContext } from './subsystem.js';
+import { createSubsystems, type AgentParts } from './subsystems.js';
 
 export interface AgentOptions {
   /** The validated config to start with (loaded from configPath by the caller). */
@@ -26,6 +29,8 @@ export interface AgentOptions {
   logger: Logger;
   /** Called when a client asks the agent to shut down, with the seconds it will wait (agent stop --timeout), if it said. */
   onShutdownRequest: (timeoutS?: number) => void;
+  /** agent start --allow-partial: serve even if some app port cannot be opened. */
+  allowPartial?: boolean;
 }
 
 /**
@@ -44,8 +49,12 @@ export class Agent {
   #state: StateStore | undefined;
   #control: ControlServer | undefined;
   #subsystems: Subsystem[] = [];
+  #parts: AgentParts | undefined;
   #stopProcessStats: (() => void) | undefined;
-  #reloading: Promise<ReloadResult> | undefined;
+  #reloading: Promise<unknown> | undefined;
+  /** With a `cluster` key: the fleet, and the config file's JSON as last read (what fleet documents overlay). */
+  #fleet: FleetNode | undefined;
+  #fileJson: unknown;
 
   private constructor(opts: AgentOptions, config: Config) {
     this.#opts = opts;
@@ -99,7 +108,7 @@ export class Agent {
     this.#stopProcessStats = registerProcessStats(this.stats);
     await this.#control.listen();
     this.#state = new StateStore(join(stateDir, 'state.db'));
-    const subsystems = createSubsystems({
+    const ctx: SubsystemContext = {
       config,
       stateDir,
       stats: this.stats,
@@ -107,10 +116,18 @@ export class Agent {
       state: this.#state,
       registry: this.registry,
       events: this.events,
-    });
-    for (const s of subsystems) {
+      allowPartial: this.#opts.allowPartial ?? false,
+    };
+    this.#config = await this.#joinFleet(ctx);
+    this.#parts = createSubsystems({ ...ctx, config: this.#config });
+    for (const s of this.#parts.subsystems) {
       await s.start();
       this.#subsystems.push(s);
+    }
+    // Last to start, first to close: fleet changes apply only to a running agent.
+    if (this.#fleet) {
+      await this.#fleet.start();
+      this.#subsystems.push(this.#fleet);
     }
     this.#control.open();
     logger.info({ socket: socketPath, state_dir: stateDir, config: this.#opts.configPath, version: this.#version }, 'agent started');
@@ -124,31 +141,107 @@ export class Agent {
       socket: this.#opts.socketPath,
       state_dir: this.#opts.stateDir,
       config_path: this.#opts.configPath,
+      engine: this.#subsystems.find((s) => s.engine !== undefined)?.engine ?? null,
+      ...(this.#fleet ? { fleet: this.#fleet.info() } : {}),
     };
   }
 
   /**
-   * Re-reads the config file and hands it to every subsystem. An invalid file
-   * throws a ConfigError naming each bad path and changes nothing.
+   * Without `cluster`, the config file as it is (and the fleet commands answer
+   * "not in a fleet"; no fleet code loads). With it, the fleet joins, and the
+   * agent starts on the file overlaid by the fleet documents it last applied
+   * (state.db): an agent restarted while etcd is away serves what it served.
+   */
+  async #joinFleet(ctx: SubsystemContext): Promise<Config> {
+    const config = this.#config;
+    if (!config.cluster) {
+      registerNoFleet(this.registry);
+      return config;
+    }
+    this.#fileJson = await readConfigJson(this.#opts.configPath);
+    this.#fleet = await startFleet({
+      ...ctx,
+      cluster: config.cluster,
+      host: fleetHost({ apply: (snap) => this.#applyFleet(snap), config: () => this.#config, parts: () => this.#parts }),
+    });
+    const snap = this.#fleet.snapshot();
+    if (!snap) return config;
+    try {
+      const effective = this.#validate(this.#fileJson, snap);
+      this.#fleet.applied(snap);
+      return effective;
+    } catch (err) {
+      this.#fleet.refused(snap, (err as Error).message);
+      return config;
+    }
+  }
+
+  /**
+   * Re-reads the config file and hands it (overlaid by the fleet documents, in
+   * a fleet) to every subsystem. An invalid result throws a ConfigError naming
+   * each bad path and changes nothing.
    */
   reload(): Promise<ReloadResult> {
-    // Two reloads at once would interleave subsystem updates: the second waits for the first.
-    const run = async (): Promise<ReloadResult> => {
+    return this.#serialised(async () => {
       const { logger, configPath } = this.#opts;
+      let fileJson: unknown;
       let config: Config;
+      const snap = this.#fleet?.snapshot() ?? null;
       try {
-        config = await loadConfig(configPath);
+        fileJson = await readConfigJson(configPath);
+        config = this.#validate(fileJson, snap);
       } catch (err) {
         if (err instanceof ConfigError) logger.error({ problems: err.problems }, `reload refused, running config kept: ${err.message}`);
         this.events.publish('agent.reload', { config_path: configPath, ok: false, error: (err as Error).message });
         throw err;
       }
-      for (const s of this.#subsystems) await s.reload(config);
-      this.#config = config;
-      logger.info({ config: configPath }, 'config reloaded');
+      try {
+        await this.#apply(config);
+      } catch (err) {
+        this.events.publish('agent.reload', { config_path: configPath, ok: false, error: (err as Error).message });
+        throw err;
+      }
+      this.#fileJson = fileJson;
+      if (snap) this.#fleet!.applied(snap);
+      logger.info({ config: configPath, fleet_revision: snap?.revision }, 'config reloaded');
       this.events.publish('agent.reload', { config_path: configPath, ok: true, error: null });
       return { config_path: configPath, reloaded: true };
-    };
+    });
+  }
+
+  /** New fleet documents: the file as last read, overlaid by them, through the same path as reload(). */
+  #applyFleet(snap: FleetSnapshot): Promise<void> {
+    return this.#serialised(async () => {
+      await this.#apply(this.#validate(this.#fileJson, snap));
+      this.#fleet!.applied(snap);
+      this.events.publish('agent.reload', { config_path: `${this.#opts.configPath ?? 'defaults'} + fleet revision ${snap.revision}`, ok: true, error: null });
+    });
+  }
+
+  /** The one validation of a config: the file's JSON, or the file overlaid by fleet documents. */
+  #validate(fileJson: unknown, snap: FleetSnapshot | null): Config {
+    const source = this.#opts.configPath ?? 'defaults';
+    if (!snap) return parseConfig(fileJson, source);
+    return parseConfig(overlayFleet(fileJson, snap.docs), `${source} + fleet revision ${snap.revision}`);
+  }
+
+  /**
+   * Hands a validated config to every subsystem. What a subsystem could not
+   * apply (a listener that would not open) is applied everywhere else and then
+   * thrown: the caller must hear about it (exit 1), not read "reloaded".
+   */
+  async #apply(config: Config): Promise<void> {
+    const problems: string[] = [];
+    for (const s of this.#subsystems) problems.push(...((await s.reload(config)) ?? []));
+    this.#config = config;
+    if (problems.length > 0) {
+      this.#opts.logger.error({ config: this.#opts.configPath, problems }, 'config reloaded with problems');
+      throw new ProxyctlError('PXC_ERR_LISTEN', `config reloaded, but ${problems.length === 1 ? problems[0] : `${problems.length} listeners could not be opened: ${problems.join('; ')}`}`);
+    }
+  }
+
+  /** Two reloads at once would interleave subsystem updates: each waits for the one before. */
+  #serialised<T>(run: () => Promise<T>): Promise<T> {
     const next = (this.#reloading ?? Promise.resolve()).catch(() => undefined).then(run);
     this.#reloading = next;
     return next;
@@ -166,8 +259,13 @@ export class Agent {
   async close(budgetMs = shutdownBudgetMs(this.#config)): Promise<StepOutcome[]> {
     const deadline = Date.now() + budgetMs;
     this.#control?.refuseNew();
+    const started = [...this.#subsystems];
     const outcomes = await closeInOrder(this.#subsystems.reverse(), deadline, this.#opts.logger);
     this.#subsystems = [];
+    // A fleet joined by a start that failed before the fleet was started (and so was not closed above).
+    if (this.#fleet && !started.includes(this.#fleet)) await this.#fleet.close().catch(() => undefined);
+    this.#fleet = undefined;
+    this.#parts = undefined;
     try {
       this.#state?.close();
     } catch (err) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProxyctlError } from '../errors.js';
 import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import type { FleetAgentInfo } from '../fleet/api.js';
 import type { StatsSnapshot } from '../stats/registry.js';
 
 /** What the agent itself exposes: identity, status, reload, stats, shutdown, help. */
@@ -11,6 +12,10 @@ export interface AgentInfo {
   socket: string;
   state_dir: string;
   config_path: string | null;
+  /** The app proxies' data plane: native or node. */
+  engine: string | null;
+  /** The fleet this agent is in (its etcd connection, the config revision it runs); absent without `cluster`. */
+  fleet?: FleetAgentInfo;
 }
 
 export interface ReloadResult {
@@ -50,7 +55,7 @@ function coreCommands(agent: AgentControl, registry: CommandRegistry) {
     defineCommand({ method: 'agent.version', talk: 'version', summary: 'agent version', params: none, handler: () => agent.info().version }),
     defineCommand({ method: 'agent.pid', talk: 'pid', summary: 'agent process id', params: none, handler: () => agent.info().pid }),
     defineCommand({ method: 'agent.uptime', talk: 'uptime', summary: 'seconds since the agent started', params: none, handler: () => agent.info().uptime_s }),
-    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path', params: none, handler: () => agent.info() }),
+    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path, data-plane engine', params: none, handler: () => agent.info() }),
     defineCommand({
       method: 'agent.reload',
       talk: 'reload',

@@ -9,6 +9,8 @@ export interface RunAgentOptions {
   stateDir: string;
   socketPath: string;
   logLevel: string | undefined;
+  /** Serve even if some app port cannot be opened (agent start --allow-partial). */
+  allowPartial?: boolean;
 }
 
 /**
@@ -77,6 +79,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
       socketPath: opts.socketPath,
       logger,
       onShutdownRequest: (timeoutS) => void stop('shutdown command', timeoutS),
+      allowPartial: opts.allowPartial ?? false,
     });
   } catch (err) {
     process.off('SIGTERM', onTerm);

@@ -17,6 +17,8 @@ export interface SubsystemContext {
   readonly registry: CommandRegistry;
   /** Live events for control-socket subscribers (topics and payloads: src/control/events.ts). */
   readonly events: EventPublisher;
+  /** agent start --allow-partial: an app port that cannot be opened is reported, not fatal. */
+  readonly allowPartial?: boolean;
 }
 
 /**
@@ -27,12 +29,18 @@ export interface SubsystemContext {
 export interface Subsystem {
   readonly name: string;
   start(): Promise<void>;
-  /** Applies a new, already validated config. Must not throw for per-item problems (report them instead). */
-  reload(config: Config): Promise<void>;
+  /**
+   * Applies a new, already validated config. Must not throw for per-item
+   * problems: it applies what it can and returns the problems (e.g. a listener
+   * it could not open), which make the reload answer with an error.
+   */
+  reload(config: Config): Promise<void | string[]>;
   close(): Promise<void>;
   /**
    * Called when close() overran the agent's stop deadline and the process is
    * about to exit: let go of what would outlive it (SIGKILL child processes).
    */
   abort?(): void;
+  /** The data-plane engine, for `agent status` (forward only). */
+  readonly engine?: string;
 }

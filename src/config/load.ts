@@ -41,7 +41,15 @@ export function defaultConfig(): Config {
 
 /** Reads and validates a config file; `null` path means the embedded defaults. */
 export async function loadConfig(path: string | null): Promise<Config> {
-  if (path === null) return defaultConfig();
+  return parseConfig(await readConfigJson(path), path ?? 'defaults');
+}
+
+/**
+ * A config file's JSON, not yet validated (`{}` for a `null` path): what a fleet
+ * overlays its documents on before the one validation.
+ */
+export async function readConfigJson(path: string | null): Promise<unknown> {
+  if (path === null) return {};
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -49,11 +57,9 @@ export async function loadConfig(path: string | null): Promise<Config> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(path, [code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`], { cause: err });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`], { cause: err });
   }
-  return parseConfig(json, path);
 }

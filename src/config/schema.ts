@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseProxySpec } from '../upstream/proxy-spec.js';
 
@@ -82,6 +83,9 @@ const proxySpecSchema = (def: string, description: string) =>
     })
     .describe(description);
 
+/** The selection policies built into the agent: the only ones the control socket and fleet documents may choose (a module is named by a config file only). */
+export const BUILTIN_POLICIES = ['default', 'sharding'] as const;
+
 const proxySchema = z
   .object({
     http_proxy: proxySpecSchema(
@@ -157,12 +161,55 @@ const healthSchema = z
 
 const appNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'name must be letters, digits, ".", "_" or "-"');
 
+/** An app's listen port: 0 lets the kernel pick one (app info shows it as bound_port). */
+const appPortSchema = z
+  .number({ invalid_type_error: 'port must be a number' })
+  .int('port must be an integer')
+  .refine((p) => p >= 0 && p <= 65535, (p) => ({ message: `port ${p} out of range (0-65535)` }));
+
+/** HAProxy's range: 0 takes no new connections (drain), 256 the most. */
+export const targetWeightSchema = z
+  .number({ invalid_type_error: 'weight must be a number' })
+  .int('weight must be an integer')
+  .refine((w) => w >= 0 && w <= 256, (w) => ({ message: `weight ${w} out of range (0-256)` }));
+
+const TARGET_FORMS = 'a target is "host:port" or {"address": "host:port", "weight": 0-256}';
+
+/**
+ * A static target: `"host:port"`, or `{"address": "host:port", "weight": 3}`;
+ * both normalise to the object. A malformed string is reported at the
+ * element's path (`apps[0].targets[1]: malformed target …`), a bad field at
+ * its own (`apps[0].targets[1].weight: …`).
+ */
+const targetSchema = z.preprocess(
+  (v, ctx) => {
+    if (typeof v === 'string' && parseHostPort(v) !== null) return { address: v };
+    if (typeof v === 'string') ctx.addIssue({ code: 'custom', message: `malformed target "${v}" (expected host:port with port 1-65535)` });
+    else if (v === null || typeof v !== 'object' || Array.isArray(v)) ctx.addIssue({ code: 'custom', message: TARGET_FORMS });
+    else return v;
+    // Reported above: a stand-in that parses, so the config's other checks still run and every problem is named at once.
+    return { address: '0.0.0.0:1' };
+  },
+  z
+    .object({
+      address: hostPortSchema.describe('host:port (IPv6 as [::1]:port)'),
+      weight: targetWeightSchema.default(1).describe('share of new connections under round-robin and random, relative to the other targets (HAProxy\'s 0-256); 0 drains the target (open connections continue). least-conn picks the lowest (active + 1) / weight; sharding gives each target a key share proportional to its weight (default 1)'),
+    })
+    .strict(),
+);
+
+export type TargetSpec = z.output<typeof targetSchema>;
+
 export const appSchema = z
   .object({
     name: appNameSchema.describe('app name'),
-    ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports'),
-    bind: z.string().default('127.0.0.1').describe('listen address (default 127.0.0.1)'),
-    targets: z.array(hostPortSchema).default([]).describe('static targets as host:port (a service may add more at run time)'),
+    ports: z.array(appPortSchema).min(1, 'an app needs at least one port').describe('listen ports; 0 lets the kernel pick a free port (app info shows it as bound_port)'),
+    // No default here: an app naming no bind listens on forward.bind (filled in by configSchema's transform).
+    bind: z.string().min(1).optional().describe('listen address; an app naming none listens on forward.bind, the node\'s own'),
+    targets: z
+      .array(targetSchema)
+      .default([])
+      .describe('static targets: "host:port" or {"address": "host:port", "weight": N}, e.g. ["10.0.0.1:80", {"address": "10.0.0.2:80", "weight": 3}]. target add/remove/weight change them at run time (kept in the state DB until app reset); a service adds its instances'),
     balance: z.enum(['round-robin', 'random', 'least-conn', 'sharding']).default('round-robin').describe('load-balancing mode (default round-robin)'),
     protocol: z.enum(['tcp', 'foo']).default('tcp').describe('tcp, or foo for the Foo line protocol with message counters (default tcp)'),
     health: healthSchema.describe('active TCP health checks'),
@@ -175,7 +222,7 @@ export const appSchema = z
 const flyAppSchema = z
   .object({
     Name: appNameSchema.describe('app name (becomes apps[].name)'),
-    Ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports on 127.0.0.1 (become apps[].ports)'),
+    Ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports on forward.bind (become apps[].ports)'),
     Targets: z.array(hostPortSchema).describe('targets as host:port (become apps[].targets); every other key takes its default'),
   })
   .passthrough();
@@ -221,6 +268,52 @@ export const serviceSchema = z
   })
   .strict();
 
+/** A fleet member's name: part of its etcd key (`<prefix>nodes/<node>`). */
+const nodeNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'node must be 1-63 letters, digits, ".", "_" or "-"');
+
+const clusterSchema = z
+  .object({
+    endpoints: z
+      .array(z.string().url().refine((u) => /^https?:\/\//.test(u), 'endpoint must be an http:// or https:// URL'))
+      .min(1, 'at least one etcd endpoint')
+      .default(['http://127.0.0.1:2379'])
+      .describe('etcd client URLs of the fleet\'s cluster, every member for fault tolerance (default ["http://127.0.0.1:2379"])'),
+    prefix: z
+      .string()
+      .regex(/^\/(?:[^/\s]+\/)*$/, 'prefix must start and end with "/", e.g. "/proxyctl/"')
+      .default('/proxyctl/')
+      .describe('etcd key prefix of the fleet: config/, nodes/, deploy/, rollouts/ and locks/ live under it; agents with the same endpoints and prefix form one fleet (default "/proxyctl/")'),
+    node: nodeNameSchema
+      .optional()
+      .describe('this agent\'s name in the fleet, unique among its members (default: the host name); several agents on one host need names of their own'),
+    lease_ttl: z
+      .number()
+      .int()
+      .min(1)
+      .max(300)
+      .default(10)
+      .describe('seconds the node record outlives the agent: the agent keeps its lease alive every lease_ttl/3 s and refreshes its record every lease_ttl/2 s; a killed agent disappears from fleet status after this long, and so does the lock of a fleet deploy it coordinated (default 10; etcd may raise very short leases to its minimum)'),
+    tls: z
+      .object({
+        ca: z.string().describe('PEM file of the CA that signed the etcd members\' certificates'),
+        cert: z.string().optional().describe('PEM client certificate, when etcd asks for one (with key)'),
+        key: z.string().optional().describe('PEM private key of cert'),
+      })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), 'tls.cert and tls.key go together')
+      .optional()
+      .describe('TLS to etcd (https:// endpoints); paths relative to the agent\'s working directory'),
+    auth: z
+      .object({
+        user: z.string().min(1).describe('etcd user name'),
+        password_file: z.string().min(1).describe('file holding the password (its first line); kept out of the config so the config can be shared'),
+      })
+      .strict()
+      .optional()
+      .describe('etcd password authentication'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     control: controlSchema.describe('the control socket'),
@@ -233,6 +326,9 @@ export const configSchema = z
     forward: forwardSchema.describe('the app proxies\' data plane and connection lifecycle'),
     foo: fooSchema.describe('the Foo line protocol mode of app proxies'),
     services: z.array(serviceSchema).default([]).describe('backend services deployed behind apps'),
+    cluster: clusterSchema
+      .optional()
+      .describe('fleet mode: join the fleet kept in etcd (node record, shared proxy list, apps and services, fleet deploys); without this key the agent runs alone and no fleet code runs. See FLEET below for the keys a fleet document may set'),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -244,6 +340,7 @@ export const configSchema = z
       if (seenName.has(app.name)) ctx.addIssue({ code: 'custom', path: [app.key, index, app.key === 'apps' ? 'name' : 'Name'], message: `duplicate app name "${app.name}"` });
       seenName.add(app.name);
       app.ports.forEach((port, j) => {
+        if (port === 0) return; // every 0 is a port of its own
         const owner = seenPort.get(port);
         if (owner !== undefined) ctx.addIssue({ code: 'custom', path: [app.key, index, app.key === 'apps' ? 'ports' : 'Ports', j], message: `port ${port} already used by app "${owner}"` });
         else seenPort.set(port, app.name);
@@ -256,9 +353,12 @@ export const configSchema = z
       if (!seenName.has(svc.app)) ctx.addIssue({ code: 'custom', path: ['services', i, 'app'], message: `unknown app "${svc.app}"` });
     });
   })
-  .transform(({ Apps, ...cfg }) => ({
+  .transform(({ Apps, cluster, ...cfg }) => ({
     ...cfg,
-    apps: [...cfg.apps, ...(Apps ?? []).map((a) => appSchema.parse({ name: a.Name, ports: a.Ports, targets: a.Targets }))],
+    // forward.bind is the node-local default listen address: a fleet app names no bind and each agent
+    // serves it on its own (127.0.0.2, 127.0.0.3, … for several agents on one host).
+    apps: [...cfg.apps, ...(Apps ?? []).map((a) => appSchema.parse({ name: a.Name, ports: a.Ports, targets: a.Targets }))].map(({ bind, ...a }) => ({ ...a, bind: bind ?? cfg.forward.bind })),
+    cluster: cluster && { ...cluster, node: cluster.node ?? hostname() },
   }));
 
 export type Config = z.output<typeof configSchema>;
@@ -267,3 +367,4 @@ export type ServiceConfig = Config['services'][number];
 export type ProxyConfig = Config['proxy'];
 export type DownloadsConfig = Config['downloads'];
 export type ForwardConfig = Config['forward'];
+export type ClusterConfig = NonNullable<Config['cluster']>;

@@ -1,20 +1,23 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig, Config } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
-import type { Counter, Gauge, StatsScope } from '../stats/registry.js';
-import { Balancer, clientKey } from './balancer.js';
-import { FooScanner, type FooCounters } from './foo-scanner.js';
+import type { StatsScope } from '../stats/registry.js';
+import { APP, type ConnectionInfo, type CounterView, type Engine, type EngineApp, type EngineAppOptions, type EngineKind, type EngineTarget } from './engine/types.js';
 import { HealthChecker } from './health.js';
-import { Pipe } from './relay.js';
-import { Target, type TargetInfo } from './target.js';
+import { Target, type CheckResult, type Health, type TargetInfo } from './target.js';
 
 export type FooConfig = Config['foo'];
+export type ForwardConfig = Config['forward'];
 
 export interface PortInfo {
+  /** The configured port (0: the kernel picks one). */
   port: number;
-  /** listening; error (could not listen: the message says why); closed (removed, draining its connections). */
-  state: 'listening' | 'error' | 'starting';
+  /** The port actually listened on (null while not listening). */
+  bound_port: number | null;
+  /** listening; error (could not listen: the message says why). */
+  state: 'listening' | 'error';
   error: string | null;
 }
 
@@ -33,14 +36,25 @@ export interface FooInfo {
 export interface AppInfo {
   name: string;
   protocol: 'tcp' | 'foo';
+  /** The data plane relaying this app's connections. */
+  engine: EngineKind;
   bind: string;
   balance: string;
   ports: PortInfo[];
   targets: TargetInfo[];
+  /** Targets whose last check passed. */
   targets_up: number;
+  /** Targets without a check result yet (they take traffic, as in HAProxy). */
+  targets_unknown: number;
   active: number;
+  /** Client connections taken on (not rejected). */
+  accepted: number;
+  /** Client connections relayed to a target. */
   total: number;
+  /** Client connections refused: the sum of `rejected_by`. */
   rejected: number;
+  /** max_connections: over the app's limit; fd_limit: the agent had no file descriptor left. */
+  rejected_by: { max_connections: number; fd_limit: number };
   no_target: number;
   connect_failures: number;
   bytes_in: number;
@@ -48,130 +62,136 @@ export interface AppInfo {
   foo: FooInfo | null;
 }
 
-interface Listener {
-  port: number;
-  server: Server;
-  state: PortInfo['state'];
-  error: string | null;
-}
-
-interface IdleMark {
-  bytes: number;
-  since: number;
-  upstream: Socket | null;
-}
-
-interface AppCounters {
-  active: Gauge;
-  total: Counter;
-  rejected: Counter;
-  noTarget: Counter;
-  connectFailures: Counter;
-  bytesIn: Counter;
-  bytesOut: Counter;
+/** A target the config or `target add` lists, with its effective weight (runtime-targets.ts merges the two). */
+export interface TargetEntry {
+  address: string;
+  weight: number;
+  origin: 'static' | 'runtime';
 }
 
 /**
- * One app proxy: its listeners (one per port), its targets with their health,
- * the balancer, and the connections it relays. `update` applies a reloaded
- * config: new settings apply to new connections; open ones are never cut.
+ * One app proxy's policy: its targets with their health, admin state and
+ * weight, its settings and its stats. The bytes move in the engine (`EngineApp`), which
+ * gets a new snapshot of the usable targets whenever one of them changes.
+ * `update` applies a reloaded config: new settings apply to new connections;
+ * open ones are never cut. Listeners belong to Forward (a port can move from
+ * one app to another on reload without closing).
  */
 export class App {
   readonly name: string;
   #config: AppConfig;
   #foo: FooConfig;
-  #balancer: Balancer<Target>;
-  readonly #targets = new Map<string, Target>();
-  /** Usable-or-not targets in config order; the balancer filters. */
+  #fwd: ForwardConfig;
+  readonly #engine: Engine;
+  readonly #app: EngineApp;
+  #targets = new Map<string, Target>();
+  /** Targets in config order; the usable ones are published. */
   #targetList: Target[] = [];
-  readonly #listeners = new Map<number, Listener>();
-  /** Open client sockets → what the idle sweep saw of them last. */
-  readonly #connections = new Map<Socket, IdleMark>();
-  #sweeper: NodeJS.Timeout | undefined;
+  /** Targets whose engine handle waits for `onIdle` (they were forgotten with connections open). */
+  readonly #byHandle = new Map<EngineTarget, Target>();
+  #ports: PortInfo[] = [];
   readonly #scope: StatsScope;
-  readonly #c: AppCounters;
-  #fooCounters: FooCounters | null = null;
+  #fooRegistered = false;
   readonly #health: HealthChecker;
   readonly #logger: Logger;
   #retired = false;
+  /** Retired and without connections: the engine said so. */
+  #idle = false;
   #onIdle: (() => void) | undefined;
 
-  constructor(config: AppConfig, foo: FooConfig, scope: StatsScope, logger: Logger) {
+  constructor(config: AppConfig, targets: readonly TargetEntry[], foo: FooConfig, fwd: ForwardConfig, engine: Engine, scope: StatsScope, logger: Logger) {
     this.name = config.name;
     this.#config = config;
     this.#foo = foo;
+    this.#fwd = fwd;
+    this.#engine = engine;
     this.#scope = scope;
     this.#logger = logger;
-    this.#balancer = new Balancer(config.balance);
-    this.#c = {
-      active: scope.gauge('connections_active', 'open client connections'),
-      total: scope.counter('connections_total', 'client connections relayed to a target'),
-      rejected: scope.counter('connections_rejected', 'client connections refused at max_connections'),
-      noTarget: scope.counter('connections_no_target', 'client connections closed because no target was usable or reachable'),
-      connectFailures: scope.counter('connect_failures', 'failed or timed-out connects to targets'),
-      bytesIn: scope.counter('bytes_in', 'bytes from clients to targets'),
-      bytesOut: scope.counter('bytes_out', 'bytes from targets to clients'),
-    };
-    scope.gauge('targets_up', 'targets passing health checks', () => this.#targetList.reduce((n, t) => n + (t.up ? 1 : 0), 0));
+    this.#app = engine.createApp(config.name, {
+      connectFailed: (h, reason, total) => this.#connectFailed(h, reason, total),
+      targetIdle: (h) => this.#targetIdle(h),
+      appIdle: () => this.#fireIdle(),
+    });
+    const c = this.#app.counters;
+    const read = (field: number) => () => c.get(field);
+    scope.gauge('connections_active', 'open client connections', read(APP.active));
+    scope.counter('connections_total', 'client connections relayed to a target', read(APP.total));
+    scope.counter('connections_accepted', 'client connections taken on (not rejected)', read(APP.accepted));
+    this.#connectionRate = scope.rate('connection_rate', 'client connections taken on per second', read(APP.accepted));
+    scope.counter('connections_rejected', 'client connections refused (over max_connections, or no file descriptor left)', () => c.get(APP.rejected_max) + c.get(APP.rejected_fd));
+    scope.counter('connections_rejected_fd_limit', 'client connections refused because the agent had no file descriptor left', read(APP.rejected_fd));
+    scope.counter('connections_no_target', 'client connections closed because no target was usable or reachable', read(APP.no_target));
+    scope.counter('connect_failures', 'failed or timed-out connects to targets', read(APP.connect_failures));
+    scope.counter('bytes_in', 'bytes from clients to targets', read(APP.bytes_in));
+    scope.counter('bytes_out', 'bytes from targets to clients', read(APP.bytes_out));
+    const count = (h: Health) => () => this.#targetList.reduce((n, t) => n + (t.health === h ? 1 : 0), 0);
+    scope.gauge('targets_up', 'targets whose last health check passed (unknown ones not counted)', count('up'));
+    scope.gauge('targets_unknown', 'targets without a check result yet (they take traffic)', count('unknown'));
     scope.gauge('targets_total', 'targets of the app', () => this.#targetList.length);
     if (config.protocol === 'foo') this.#registerFoo();
-    this.#health = new HealthChecker(config.health, (t, up) => this.#logger.warn({ app: this.name, target: t.address, error: up ? undefined : t.lastError }, up ? 'target up' : 'target down'));
-    this.#setStaticTargets(config.targets);
-    this.#startSweeper();
+    this.#health = new HealthChecker(config.health, (t, r) => this.#checked(t, r));
+    this.#setStaticTargets(targets);
+    this.#publish();
   }
 
   get config(): AppConfig {
     return this.#config;
   }
 
-  /** Opens every port; a port that cannot listen is reported in `info()`, the others serve. */
-  async start(): Promise<void> {
-    await Promise.all(this.#config.ports.map((p) => this.#listen(p)));
+  /** The engine side of the app: Forward points listeners at it. */
+  get engineApp(): EngineApp {
+    return this.#app;
   }
 
-  /** Applies a reloaded config of the same app name. */
-  async update(config: AppConfig, foo: FooConfig): Promise<void> {
-    const old = this.#config;
+  /** Applies a reloaded config of the same app name; `targets` are its targets with the run-time changes applied. */
+  update(config: AppConfig, targets: readonly TargetEntry[], foo: FooConfig, fwd: ForwardConfig): void {
     this.#config = config;
     this.#foo = foo;
-    if (config.balance !== old.balance) this.#balancer = new Balancer(config.balance);
-    if (config.protocol === 'foo' && !this.#fooCounters) this.#registerFoo();
+    this.#fwd = fwd;
+    if (config.protocol === 'foo' && !this.#fooRegistered) this.#registerFoo();
     this.#health.update(config.health);
-    if (config.idle_timeout !== old.idle_timeout) this.#startSweeper();
-    this.#setStaticTargets(config.targets);
-    const rebind = config.bind !== old.bind;
-    const wanted = new Set(config.ports);
-    for (const [port, l] of this.#listeners) {
-      if (rebind || !wanted.has(port) || l.state === 'error') this.#unlisten(port);
-    }
-    await Promise.all(config.ports.filter((p) => !this.#listeners.has(p)).map((p) => this.#listen(p)));
+    this.#setStaticTargets(targets);
+    this.#publish();
   }
 
-  /** Ports that will stop listening under `next` (closed before other apps open theirs on reload). */
-  closePortsNotIn(next: AppConfig): void {
-    const wanted = next.bind === this.#config.bind ? new Set(next.ports) : new Set<number>();
-    for (const port of [...this.#listeners.keys()]) if (!wanted.has(port)) this.#unlisten(port);
+  /** The targets the config and `target add` list changed at run time (target add/remove/weight, app reset). */
+  setTargets(targets: readonly TargetEntry[]): void {
+    this.#setStaticTargets(targets);
+    this.#publish();
+  }
+
+  /** What Forward's listeners look like for this app (for `info`). */
+  setPorts(ports: PortInfo[]): void {
+    this.#ports = ports;
   }
 
   /**
-   * Removed from the config: stop accepting, stop checking; open connections
-   * run to their end. `onIdle` fires once none is left.
+   * Removed from the config: stop checking; open connections run to their
+   * end. `onIdle` fires once none is left. Forward closes the listeners.
    */
   retire(onIdle: () => void): void {
-    this.#retired = true;
-    for (const port of [...this.#listeners.keys()]) this.#unlisten(port);
-    this.#health.close();
+    if (this.#idle) {
+      onIdle(); // retired before (a reload removed it) and already drained
+      return;
+    }
     this.#onIdle = onIdle;
-    if (this.#connections.size === 0) this.#fireIdle();
+    if (this.#retired) return; // the engine reports once; the new callback takes that report
+    this.#retired = true;
+    this.#health.close();
+    this.#app.retire();
   }
 
-  /** Agent shutdown: stop listening and cut whatever is still open. */
-  close(): void {
-    this.#retired = true;
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    for (const port of [...this.#listeners.keys()]) this.#unlisten(port);
-    this.#health.close();
-    for (const s of this.#connections.keys()) s.destroy();
+  /** Cuts every open connection, both sides (shutdown after the grace period). */
+  closeConnections(): void {
+    this.#app.closeConnections();
+  }
+
+  get active(): number {
+    return this.#app.counters.get(APP.active);
+  }
+
+  connections(limit: number): Promise<ConnectionInfo[]> {
+    return this.#app.listConnections(limit);
   }
 
   removeStats(): void {
@@ -184,7 +204,38 @@ export class App {
     return this.#targets.get(normalise(address));
   }
 
-  /** A service's instance (AppTargets.addTarget): starts up, health-checked like the rest. */
+  /** The app's targets in order (config, then `target add`, then services' instances as they came). */
+  get targetList(): readonly Target[] {
+    return this.#targetList;
+  }
+
+  get counters(): CounterView {
+    return this.#app.counters;
+  }
+
+  /** Client connections taken on over the last second. */
+  connectionRate1s(): number {
+    return this.#connectionRate.rate1s();
+  }
+
+  setTargetState(t: Target, state: AdminState): void {
+    // Disabling stops the checks; what they said before is stale from then on, and after enable until the next one.
+    if (state === 'disabled' || t.state === 'disabled') t.checked = false;
+    t.state = state;
+    t.noteChange();
+    this.#publish();
+  }
+
+  /** The weight of a service's instance (the others take theirs from setTargets). */
+  setDynamicWeight(t: Target, weight: number): void {
+    t.weight = weight;
+    this.#publish();
+  }
+
+  /**
+   * A service's instance (AppTargets.addTarget): its readiness probe passed,
+   * so it starts up (not unknown), health-checked like the rest.
+   */
   addDynamicTarget(address: string): void {
     const key = normalise(address);
     const existing = this.#targets.get(key);
@@ -194,6 +245,8 @@ export class App {
     }
     const t = this.#createTarget(key);
     t.isDynamic = true;
+    t.checked = true;
+    this.#publish();
   }
 
   /** Forgets a dynamic target; resolves once its last connection closed (or after timeoutMs). */
@@ -201,21 +254,32 @@ export class App {
     const t = this.#targets.get(normalise(address));
     if (!t || !t.isDynamic) return Promise.resolve();
     t.isDynamic = false;
-    if (t.isStatic) return Promise.resolve();
-    return this.#detach(t, timeoutMs);
+    if (t.origin !== null) return Promise.resolve();
+    const done = this.#detach(t, timeoutMs);
+    this.#publish();
+    return done;
   }
 
-  #setStaticTargets(addresses: readonly string[]): void {
-    const wanted = new Set(addresses.map(normalise));
+  /** Makes the config's and `target add`'s targets these (a forgotten one's open connections continue). */
+  #setStaticTargets(entries: readonly TargetEntry[]): void {
+    const wanted = new Map(entries.map((e) => [normalise(e.address), e]));
     for (const t of [...this.#targets.values()]) {
-      if (!t.isStatic || wanted.has(t.address)) continue;
-      t.isStatic = false;
+      if (t.origin === null || wanted.has(t.address)) continue;
+      t.origin = null;
+      t.weight = 1;
       if (!t.isDynamic) void this.#detach(t);
     }
-    for (const address of wanted) {
+    for (const [address, e] of wanted) {
       const t = this.#targets.get(address) ?? this.#createTarget(address);
-      t.isStatic = true;
+      t.origin = e.origin;
+      t.weight = e.weight;
     }
+    // The app's order (round-robin walks it): the config's and target add's, then services' instances as they came.
+    const ordered = new Map<string, Target>();
+    for (const address of wanted.keys()) ordered.set(address, this.#targets.get(address)!);
+    for (const [address, t] of this.#targets) if (!ordered.has(address)) ordered.set(address, t);
+    this.#targets = ordered;
+    this.#targetList = [...ordered.values()];
   }
 
   #createTarget(address: string): Target {
@@ -225,6 +289,24 @@ export class App {
     this.#targets.set(address, t);
     this.#targetList = [...this.#targets.values()];
     if (!this.#retired) this.#health.add(t);
+    if (isIP(hp.host)) t.handle = this.#app.createTarget(address, hp.host, hp.port);
+    else {
+      // The engine connects to addresses: resolve the name once; the target is usable from then on.
+      lookup(hp.host).then(
+        (r) => {
+          if (!t.attached) return;
+          t.handle = this.#app.createTarget(address, r.address, hp.port);
+          this.#publish();
+        },
+        (err: NodeJS.ErrnoException) => {
+          if (!t.attached) return;
+          const was = t.health;
+          t.lastError = `resolve ${hp.host}: ${err.code ?? err.message}`;
+          t.up = false;
+          this.#healthChanged(t, was, 'name does not resolve');
+        },
+      );
+    }
     return t;
   }
 
@@ -233,7 +315,8 @@ export class App {
     this.#targets.delete(t.address);
     this.#targetList = [...this.#targets.values()];
     this.#health.remove(t);
-    if (t.active.value === 0) {
+    const h = t.handle;
+    if (h === null) {
       t.removeStats();
       return Promise.resolve();
     }
@@ -243,236 +326,169 @@ export class App {
         if (timer) clearTimeout(timer);
         // A target re-added meanwhile registered fresh metrics under the same path; keep them.
         if (!this.#targets.has(t.address)) t.removeStats();
+        this.#app.releaseTarget(h);
         resolve();
       };
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           t.onIdle = () => {
             if (!this.#targets.has(t.address)) t.removeStats();
+            this.#app.releaseTarget(h);
           };
           resolve();
         }, timeoutMs);
         timer.unref();
       }
+      this.#byHandle.set(h, t);
+      this.#app.watchIdle(h); // may call targetIdle at once
     });
   }
 
-  // ---- listeners ---------------------------------------------------------
-
-  #listen(port: number): Promise<void> {
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
-    const l: Listener = { port, server, state: 'starting', error: null };
-    this.#listeners.set(port, l);
-    return new Promise<void>((resolve) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        l.state = 'error';
-        l.error = err.code === 'EADDRINUSE' ? `port ${port} already in use` : `cannot listen on ${this.#config.bind}:${port}: ${err.code ?? err.message}`;
-        this.#logger.error({ app: this.name, port, err: err.message }, `app ${this.name}: ${l.error}`);
-        server.close();
-        resolve();
-      };
-      server.once('error', onError);
-      server.listen({ host: this.#config.bind, port }, () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.#logger.error({ app: this.name, port, err }, 'listener error'));
-        l.state = 'listening';
-        resolve();
-      });
-    });
+  #targetIdle(h: EngineTarget): void {
+    const t = this.#byHandle.get(h);
+    if (!t) return;
+    this.#byHandle.delete(h);
+    const cb = t.onIdle;
+    t.onIdle = undefined;
+    cb?.();
   }
 
-  #unlisten(port: number): void {
-    const l = this.#listeners.get(port);
-    if (!l) return;
-    this.#listeners.delete(port);
-    // Stops accepting at once; the server's open connections are not touched.
-    if (l.state !== 'error') l.server.close();
+  /** Passive health: a failed connect counts toward `fall` like a failed check. */
+  #connectFailed(h: EngineTarget, reason: string, totalAtFailure: number): void {
+    const t = this.#targets.get(h.address);
+    if (!t || t.handle !== h) return;
+    // A connect succeeded since the previous failure: the streak starts over.
+    if (totalAtFailure !== t.totalAtLastFailure) t.failStreak = 0;
+    t.totalAtLastFailure = totalAtFailure;
+    const was = t.health;
+    if (t.recordFailure(this.#config.health.fall, reason)) this.#healthChanged(t, was, 'connect failures');
   }
 
-  // ---- connections -------------------------------------------------------
+  /** An active check finished: the target's health follows (Target.recordCheck). */
+  #checked(t: Target, r: CheckResult): void {
+    const was = t.health;
+    const wasUp = t.up;
+    const { rise, fall } = this.#config.health;
+    t.recordCheck(r, rise, fall);
+    if (t.health !== was || t.up !== wasUp) this.#healthChanged(t, was, r.ok ? 'health check passed' : (r.error ?? 'health check failed'));
+  }
 
   /**
-   * Idle timeout without a timer per socket (which would be refreshed on every
-   * read and write): a sweep every idle_timeout/4 closes connections whose
-   * byte counts did not move for idle_timeout. A connection is closed between
-   * idle_timeout and 1.25 × idle_timeout after its last byte.
+   * THE place where a target's health change is decided and acted on
+   * (checks, connect failures, name resolution all end here): the log line,
+   * the lastchg/downtime bookkeeping, a new snapshot for the engine. A
+   * target-health event is published from here.
    */
-  #startSweeper(): void {
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    const idleMs = this.#config.idle_timeout * 1000;
-    this.#sweeper = setInterval(() => this.#sweep(idleMs), Math.max(50, Math.min(idleMs / 4, 60_000)));
-    this.#sweeper.unref();
+  #healthChanged(t: Target, from: Health, reason: string): void {
+    const to = t.health;
+    t.noteChange();
+    const log = { app: this.name, target: t.address, from, to, reason };
+    if (to === 'down') this.#logger.warn({ ...log, error: t.lastError }, `target down (${reason})`);
+    else this.#logger.info(log, `target ${to} (${reason})`);
+    this.#publish();
   }
 
-  #sweep(idleMs: number): void {
-    const now = Date.now();
-    for (const [s, mark] of this.#connections) {
-      const bytes = s.bytesRead + s.bytesWritten;
-      if (bytes !== mark.bytes) {
-        mark.bytes = bytes;
-        mark.since = now;
-      } else if (now - mark.since >= idleMs) {
-        s.destroy();
-        mark.upstream?.destroy();
-      }
+  /** Hands the engine the current options and usable targets with their weights (a new immutable snapshot). */
+  #publish(): void {
+    const usable: EngineTarget[] = [];
+    const weights: number[] = [];
+    for (const t of this.#targetList) {
+      if (!t.usable) continue;
+      usable.push(t.handle!);
+      weights.push(t.weight);
     }
-  }
-
-  readonly #onConnection = (client: Socket): void => {
-    const c = this.#c;
-    if (this.#connections.size >= this.#config.max_connections) {
-      c.rejected.value++;
-      client.destroy();
-      return;
-    }
-    this.#connections.set(client, { bytes: -1, since: 0, upstream: null });
-    c.active.value++;
-    client.once('close', () => {
-      this.#connections.delete(client);
-      c.active.value--;
-      if (this.#connections.size === 0 && this.#retired) this.#fireIdle();
-    });
-    client.on('error', () => undefined); // 'close' follows; the upstream side is destroyed there
-    // getpeername is a syscall: only sharding needs the client's address.
-    const order = this.#balancer.order(this.#usable(), this.#balancer.mode === 'sharding' ? clientKey(client.remoteAddress) : '');
-    this.#connectTo(client, order, 0);
-  };
-
-  #usable(): Target[] {
-    const out: Target[] = [];
-    for (const t of this.#targetList) if (t.usable) out.push(t);
-    return out;
-  }
-
-  /** Tries `order[i]`, then the next ones; none left → the client is closed at once. */
-  #connectTo(client: Socket, order: readonly Target[], i: number): void {
-    if (client.destroyed) return;
-    const target = order[i];
-    if (target === undefined) {
-      this.#c.noTarget.value++;
-      client.destroy();
-      return;
-    }
-    const cfg = this.#config;
-    const upstream = connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
-    let connected = false;
-    const fail = (why: string) => {
-      if (connected) return;
-      connected = true; // settle once
-      upstream.destroy();
-      this.#c.connectFailures.value++;
-      target.connectFailures.value++;
-      if (target.recordFailure(cfg.health.fall, why)) this.#logger.warn({ app: this.name, target: target.address, error: why }, 'target down (connect failures)');
-      this.#connectTo(client, order, i + 1);
-    };
-    upstream.setTimeout(cfg.connect_timeout * 1000);
-    upstream.once('timeout', () => fail(`connect timed out after ${cfg.connect_timeout} s`));
-    upstream.once('error', (e: NodeJS.ErrnoException) => fail(`connect: ${e.code ?? e.message}`));
-    upstream.once('connect', () => {
-      if (connected) return;
-      connected = true;
-      upstream.removeAllListeners('timeout');
-      upstream.removeAllListeners('error');
-      upstream.setTimeout(0);
-      target.failStreak = 0;
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      this.#relay(client, upstream, target);
-    });
-  }
-
-  #relay(client: Socket, upstream: Socket, target: Target): void {
-    const cfg = this.#config;
-    const c = this.#c;
-    c.total.value++;
-    target.connectionOpened();
-    let fromClient: FooScanner | null = null;
-    let fromServer: FooScanner | null = null;
-    if (cfg.protocol === 'foo' && this.#fooCounters) {
-      const max = this.#foo.max_line;
-      fromClient = new FooScanner(true, this.#fooCounters, max, this.#foo.on_invalid === 'close');
-      fromServer = new FooScanner(false, this.#fooCounters, max, false);
-    }
-    const destroyBoth = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    const onClose = (hadError: boolean) => {
-      if (hadError) destroyBoth();
-    };
-    upstream.on('error', destroyBoth);
-    client.on('error', destroyBoth);
-    client.on('close', onClose);
-    upstream.on('close', onClose);
-    upstream.once('close', () => target.connectionClosed());
-    const mark = this.#connections.get(client);
-    if (mark) mark.upstream = upstream;
-    new Pipe(client, upstream, c.bytesIn, target.bytesIn, fromClient, destroyBoth);
-    new Pipe(upstream, client, c.bytesOut, target.bytesOut, fromServer, destroyBoth);
+    this.#app.publish(engineOptions(this.#config, this.#foo, this.#fwd), usable, weights);
   }
 
   #fireIdle(): void {
-    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#idle = true;
     const cb = this.#onIdle;
     this.#onIdle = undefined;
     cb?.();
   }
 
   #registerFoo(): void {
+    this.#fooRegistered = true;
     const s = this.#scope;
-    this.#fooCounters = {
-      total: s.counter('msg_total', 'Foo messages (REQ + ACK + NAK)'),
-      req: s.counter('msg_req', 'Foo REQ messages from clients'),
-      ack: s.counter('msg_ack', 'Foo ACK messages from servers'),
-      nak: s.counter('msg_nak', 'Foo NAK messages from servers'),
-      invalid: s.counter('msg_invalid', 'lines that are not valid Foo messages, both directions'),
-      requestRate: s.rate('request_rate', 'REQ messages per second'),
-      responseRate: s.rate('response_rate', 'ACK and NAK messages per second'),
-    };
+    const c = this.#app.counters;
+    const req = () => c.get(APP.msg_req);
+    const resp = () => c.get(APP.msg_ack) + c.get(APP.msg_nak);
+    s.counter('msg_total', 'Foo messages (REQ + ACK + NAK)', () => req() + resp());
+    s.counter('msg_req', 'Foo REQ messages from clients', req);
+    s.counter('msg_ack', 'Foo ACK messages from servers', () => c.get(APP.msg_ack));
+    s.counter('msg_nak', 'Foo NAK messages from servers', () => c.get(APP.msg_nak));
+    s.counter('msg_invalid', 'lines that are not valid Foo messages, both directions', () => c.get(APP.msg_invalid));
+    // Rates are per-second deltas of the counters, taken by the registry's tick.
+    this.#requestRate = s.rate('request_rate', 'REQ messages per second', req);
+    this.#responseRate = s.rate('response_rate', 'ACK and NAK messages per second', resp);
   }
+
+  readonly #connectionRate: { rate1s(): number };
+  #requestRate: { rate1s(): number; rate10s(): number } | null = null;
+  #responseRate: { rate1s(): number; rate10s(): number } | null = null;
 
   // ---- views -------------------------------------------------------------
 
   info(): AppInfo {
     const cfg = this.#config;
-    const f = this.#fooCounters;
+    const c = this.#app.counters;
     const targets = this.#targetList.map((t) => t.info());
+    const req = c.get(APP.msg_req);
+    const ack = c.get(APP.msg_ack);
+    const nak = c.get(APP.msg_nak);
+    const rq = this.#requestRate;
+    const rs = this.#responseRate;
     return {
       name: this.name,
       protocol: cfg.protocol,
+      engine: this.#engine.kind,
       bind: cfg.bind,
       balance: cfg.balance,
-      ports: cfg.ports.map((port) => {
-        const l = this.#listeners.get(port);
-        return { port, state: l?.state ?? 'error', error: l?.error ?? null };
-      }),
+      ports: this.#ports,
       targets,
       targets_up: targets.filter((t) => t.health === 'up').length,
-      active: this.#c.active.value,
-      total: this.#c.total.value,
-      rejected: this.#c.rejected.value,
-      no_target: this.#c.noTarget.value,
-      connect_failures: this.#c.connectFailures.value,
-      bytes_in: this.#c.bytesIn.value,
-      bytes_out: this.#c.bytesOut.value,
+      targets_unknown: targets.filter((t) => t.health === 'unknown').length,
+      active: c.get(APP.active),
+      accepted: c.get(APP.accepted),
+      total: c.get(APP.total),
+      rejected: c.get(APP.rejected_max) + c.get(APP.rejected_fd),
+      rejected_by: { max_connections: c.get(APP.rejected_max), fd_limit: c.get(APP.rejected_fd) },
+      no_target: c.get(APP.no_target),
+      connect_failures: c.get(APP.connect_failures),
+      bytes_in: c.get(APP.bytes_in),
+      bytes_out: c.get(APP.bytes_out),
       foo:
-        cfg.protocol === 'foo' && f
+        cfg.protocol === 'foo' && rq && rs
           ? {
-              msg_total: f.total.value,
-              msg_req: f.req.value,
-              msg_ack: f.ack.value,
-              msg_nak: f.nak.value,
-              msg_invalid: f.invalid.value,
-              request_rate_1s: f.requestRate.rate1s(),
-              request_rate_10s: Math.round(f.requestRate.rate10s() * 100) / 100,
-              response_rate_1s: f.responseRate.rate1s(),
-              response_rate_10s: Math.round(f.responseRate.rate10s() * 100) / 100,
+              msg_total: req + ack + nak,
+              msg_req: req,
+              msg_ack: ack,
+              msg_nak: nak,
+              msg_invalid: c.get(APP.msg_invalid),
+              request_rate_1s: rq.rate1s(),
+              request_rate_10s: Math.round(rq.rate10s() * 100) / 100,
+              response_rate_1s: rs.rate1s(),
+              response_rate_10s: Math.round(rs.rate10s() * 100) / 100,
             }
           : null,
     };
   }
+}
+
+export type AdminState = Target['state'];
+
+/** What the engine needs of an app's config. */
+export function engineOptions(cfg: AppConfig, foo: FooConfig, fwd: ForwardConfig): EngineAppOptions {
+  return {
+    protocol: cfg.protocol,
+    balance: cfg.balance,
+    connectTimeoutMs: cfg.connect_timeout * 1000,
+    idleTimeoutMs: cfg.idle_timeout * 1000,
+    halfClosedTimeoutMs: fwd.half_closed_timeout * 1000,
+    maxConnections: cfg.max_connections,
+    fooCloseOnInvalid: foo.on_invalid === 'close',
+    fooMaxLine: foo.max_line,
+  };
 }
 
 /** `host:port` as the app keys it (IPv6 bracketed, trimmed). */

@@ -1,4 +1,4 @@
-import type { Counter, Rate } from '../stats/registry.js';
+import { APP } from './engine/types.js';
 
 /**
  * Counts Foo messages in a byte stream without touching it. The proxy hands
@@ -14,15 +14,12 @@ import type { Counter, Rate } from '../stats/registry.js';
  * A trailing "\r" before "\n" is accepted (telnet). Data is not decoded.
  */
 
-export interface FooCounters {
-  readonly total: Counter;
-  readonly req: Counter;
-  readonly ack: Counter;
-  readonly nak: Counter;
-  readonly invalid: Counter;
-  readonly requestRate: Rate;
-  readonly responseRate: Rate;
-}
+/**
+ * The app's counters (indexed by APP): the scanner adds to msg_req, msg_ack,
+ * msg_nak and msg_invalid; msg_total and the rates are derived from them.
+ * native/foo_scanner.h is the C++ port of this file: keep them in step.
+ */
+export type FooCounters = Float64Array;
 
 /** `scan` found nothing that stops the connection. */
 export const SCAN_OK = -1;
@@ -85,17 +82,12 @@ export class FooScanner {
   scan(chunk: Buffer): number {
     const verdict = this.#scan(chunk);
     // Counters are bumped once per chunk, not once per message.
-    const c = this.#c;
-    const req = this.#nReq;
-    const resp = this.#nAck + this.#nNak;
-    if (req + resp + this.#nInvalid !== 0) {
-      c.total.value += req + resp;
-      c.req.value += req;
-      c.ack.value += this.#nAck;
-      c.nak.value += this.#nNak;
-      c.invalid.value += this.#nInvalid;
-      if (req !== 0) c.requestRate.mark(req);
-      if (resp !== 0) c.responseRate.mark(resp);
+    if (this.#nReq + this.#nAck + this.#nNak + this.#nInvalid !== 0) {
+      const c = this.#c;
+      c[APP.msg_req] += this.#nReq;
+      c[APP.msg_ack] += this.#nAck;
+      c[APP.msg_nak] += this.#nNak;
+      c[APP.msg_invalid] += this.#nInvalid;
       this.#nReq = this.#nAck = this.#nNak = this.#nInvalid = 0;
     }
     return verdict;

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { Target } from './target.js';
+import type { CheckResult, Target } from './target.js';
 
 export interface HealthSettings {
   interval: number;
@@ -8,23 +8,24 @@ export interface HealthSettings {
   fall: number;
 }
 
-export type HealthTransition = (target: Target, up: boolean) => void;
+/** Told every check's result; what it means for the target's health is the app's decision (App#checked). */
+export type CheckListener = (target: Target, result: CheckResult) => void;
 
 /**
  * Active TCP health checks of one app's targets: a connect every `interval`
- * seconds, `rise` successes bring a target up, `fall` failures take it down.
- * A target's next check is scheduled only when its previous one finished, so
- * checks never overlap. Disabled targets are not checked.
+ * seconds, the first one `interval` after the target was added. A target's
+ * next check is scheduled only when its previous one finished, so checks
+ * never overlap. Disabled targets are not checked.
  */
 export class HealthChecker {
   #settings: HealthSettings;
-  readonly #onTransition: HealthTransition;
+  readonly #onResult: CheckListener;
   readonly #timers = new Map<Target, NodeJS.Timeout>();
   #closed = false;
 
-  constructor(settings: HealthSettings, onTransition: HealthTransition) {
+  constructor(settings: HealthSettings, onResult: CheckListener) {
     this.#settings = settings;
-    this.#onTransition = onTransition;
+    this.#onResult = onResult;
   }
 
   /** New settings apply from each target's next check. */
@@ -62,23 +63,18 @@ export class HealthChecker {
       return;
     }
     const { timeout } = this.#settings;
+    const started = performance.now();
     const sock = connect({ host: target.host, port: target.port });
     let done = false;
-    const finish = (err: string | null) => {
+    const finish = (error: string | null, timedOut = false) => {
       if (done) return;
       done = true;
       sock.destroy();
       if (!this.#timers.has(target)) return; // removed while the check ran
-      const { rise, fall } = this.#settings;
-      if (err === null) {
-        if (target.recordSuccess(rise)) this.#onTransition(target, true);
-      } else {
-        target.checkFailures.value++;
-        if (target.recordFailure(fall, err)) this.#onTransition(target, false);
-      }
+      this.#onResult(target, { ok: error === null, timedOut, error, durationMs: Math.round(performance.now() - started) });
       this.#schedule(target);
     };
-    sock.setTimeout(timeout * 1000, () => finish(`health check timed out after ${timeout} s`));
+    sock.setTimeout(timeout * 1000, () => finish(`health check timed out after ${timeout} s`, true));
     sock.once('connect', () => finish(null));
     sock.once('error', (e: NodeJS.ErrnoException) => finish(`health check: ${e.code ?? e.message}`));
   }

@@ -54,7 +54,7 @@ export function toPromRegistry(stats: StatsRegistry): Registry {
     for (const seg of m.scope) for (const [k, v] of Object.entries(seg.labels)) labels[labelName(k)] = v;
     const base = [...m.scope.map((s) => s.name), m.name];
     try {
-      if (m.kind === 'counter') add(metricName(base), 'counter', m.help, labels, m.value);
+      if (m.kind === 'counter') add(metricName(base), 'counter', m.help, labels, m.read());
       else if (m.kind === 'gauge') add(metricName(base), 'gauge', m.help, labels, m.read());
       else {
         const prefix = base.slice(0, -1);

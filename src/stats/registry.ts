@@ -35,9 +35,14 @@ export class Counter implements MetricBase {
     readonly name: string,
     readonly help: string,
     readonly scope: readonly ScopeSegment[],
+    /** Reads the count where it lives (memory a native engine writes); `value` is unused then. */
+    readonly collect?: () => number,
   ) {}
   inc(n = 1): void {
     this.value += n;
+  }
+  read(): number {
+    return this.collect ? this.collect() : this.value;
   }
 }
 
@@ -64,15 +69,30 @@ export class Gauge implements MetricBase {
   }
 }
 
-/** A moving-window rate; appears in JSON as `<name>_1s`, `<name>_10s`. */
+/**
+ * A moving-window rate; appears in JSON as `<name>_1s`, `<name>_10s`. With
+ * `follow`, the rate is the per-second delta of that running total (a counter
+ * kept elsewhere, e.g. by a native engine), taken at each tick: no mark() calls.
+ */
 export class Rate extends MovingRate implements MetricBase {
   readonly kind = 'rate';
+  #last: number;
   constructor(
     readonly name: string,
     readonly help: string,
     readonly scope: readonly ScopeSegment[],
+    readonly follow?: () => number,
   ) {
     super();
+    this.#last = follow ? follow() : 0;
+  }
+  override tick(): void {
+    if (this.follow) {
+      const now = this.follow();
+      if (now > this.#last) this.mark(now - this.#last);
+      this.#last = now;
+    }
+    super.tick();
   }
 }
 
@@ -108,16 +128,16 @@ export class StatsScope {
     return new StatsScope(this.#registry, [...this.#path, { name, labels }]);
   }
 
-  counter(name: string, help: string): Counter {
-    return this.#registry.add(new Counter(name, help, this.#path));
+  counter(name: string, help: string, collect?: () => number): Counter {
+    return this.#registry.add(new Counter(name, help, this.#path, collect));
   }
 
   gauge(name: string, help: string, collect?: () => number): Gauge {
     return this.#registry.add(new Gauge(name, help, this.#path, collect));
   }
 
-  rate(name: string, help: string): Rate {
-    return this.#registry.add(new Rate(name, help, this.#path));
+  rate(name: string, help: string, follow?: () => number): Rate {
+    return this.#registry.add(new Rate(name, help, this.#path, follow));
   }
 
   text(name: string, help: string, collect: () => string | null): Text {
@@ -195,7 +215,7 @@ export class StatsRegistry {
       }
       switch (m.kind) {
         case 'counter':
-          node[m.name] = m.value;
+          node[m.name] = m.read();
           break;
         case 'gauge':
           node[m.name] = m.read();

@@ -93,8 +93,7 @@ export function shardingPolicy(): SelectionPolicy {
   };
 }
 
-/** The policies built into the agent: the only ones the control socket may choose. */
-export const BUILTIN_POLICIES = ['default', 'sharding'] as const;
+export { BUILTIN_POLICIES } from '../config/schema.js';
 
 /** A policy name that means a module file: it has a slash or ends in .js/.mjs/.cjs. */
 export function isModulePath(name: string): boolean {

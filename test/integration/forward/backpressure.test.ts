@@ -1,9 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
-import { freePort } from '../../helpers/echo-server.js';
 import { waitFor } from '../../helpers/wait.js';
+import type { AppInfo } from '../../../src/forward/app.js';
+import { ENGINES } from './harness.js';
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -16,10 +18,12 @@ afterEach(async () => {
   await cleanupAgents();
 });
 
-describe('backpressure (real agent)', () => {
-  it('1 GiB to a slow reader: the proxy’s memory does not grow with it (< 50 MB)', { timeout: 120_000 }, async () => {
+describe.each(ENGINES)('backpressure (real agent), %s engine', (engine) => {
+  it('1 GiB to a slow reader arrives byte-exact (sha256) and the proxy’s memory does not grow with it (< 50 MB)', { timeout: 120_000 }, async () => {
     const total = 1024 ** 3;
     let received = 0;
+    const sinkHash = createHash('sha256');
+    const sentHash = createHash('sha256');
     // Every accepted socket (health checks connect too) is read only when the slow reader says so.
     const sinks = new Set<Socket>();
     let reading = false;
@@ -27,7 +31,10 @@ describe('backpressure (real agent)', () => {
       sinks.add(s);
       s.on('close', () => sinks.delete(s));
       if (!reading) s.pause(); // not reading at all until the whole path is backed up
-      s.on('data', (d: Buffer) => (received += d.length));
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+        sinkHash.update(d);
+      });
     });
     const setReading = (on: boolean) => {
       reading = on;
@@ -36,8 +43,8 @@ describe('backpressure (real agent)', () => {
     };
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     closers.push(() => server.close());
-    const port = await freePort();
-    const agent = await startAgent({ config: { apps: [{ name: 'bulk', ports: [port], targets: [`127.0.0.1:${(server.address() as { port: number }).port}`] }] }, logLevel: 'warn' });
+    const agent = await startAgent({ config: { forward: { engine }, apps: [{ name: 'bulk', ports: [0], targets: [`127.0.0.1:${(server.address() as { port: number }).port}`] }] }, logLevel: 'warn' });
+    const port = (await agent.rpc<AppInfo>('app.info', { name: 'bulk' })).ports[0]!.bound_port!;
 
     const client = connect({ port, host: '127.0.0.1' });
     closers.push(() => client.destroy());
@@ -48,14 +55,18 @@ describe('backpressure (real agent)', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(agent.pid))), 50);
     closers.push(() => clearInterval(sampler));
 
-    const chunk = Buffer.alloc(256 * 1024, 'x');
+    // Random bytes with the chunk's number up front: a lost, repeated or reordered chunk changes the hash.
+    const chunk = randomBytes(256 * 1024);
     let sent = 0;
     let blocked = false;
     const writeAll = new Promise<void>((resolve) => {
       const pump = () => {
         while (sent < total) {
-          sent += chunk.length;
-          if (!client.write(chunk)) {
+          const piece = Buffer.from(chunk); // a write may hold its buffer until it drained: never reuse it
+          piece.writeUInt32BE(sent / chunk.length, 0);
+          sentHash.update(piece);
+          sent += piece.length;
+          if (!client.write(piece)) {
             blocked = true;
             client.once('drain', pump);
             return;
@@ -86,6 +97,7 @@ describe('backpressure (real agent)', () => {
     slowReader = false;
     setReading(true);
     await waitFor('all bytes at the sink', () => received === total, { timeoutMs: 100_000 });
+    expect(sinkHash.digest('hex')).toBe(sentHash.digest('hex'));
     clearInterval(sampler);
     expect(peak - baseline).toBeLessThan(50 * 1024 * 1024);
   });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, formatPath, parseConfig } from '../../../src/config/load.js';
 
@@ -30,13 +31,13 @@ describe('config schema', () => {
   it('accepts the Fly form and normalises it into apps', () => {
     const cfg = parseConfig({ Apps: [{ Name: 'echo', Ports: [4001, 4002], Targets: ['127.0.0.1:5001', 'localhost:5002'] }] });
     expect(cfg.apps).toHaveLength(1);
-    expect(cfg.apps[0]).toMatchObject({ name: 'echo', ports: [4001, 4002], targets: ['127.0.0.1:5001', 'localhost:5002'], balance: 'round-robin' });
+    expect(cfg.apps[0]).toMatchObject({ name: 'echo', ports: [4001, 4002], targets: [{ address: '127.0.0.1:5001', weight: 1 }, { address: 'localhost:5002', weight: 1 }], balance: 'round-robin' });
     expect('Apps' in cfg).toBe(false);
   });
 
   it('names the path of every problem', () => {
     expect(problems({ apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81, 70000], targets: ['nohost'] }] })).toEqual([
-      'apps[1].ports[1]: port 70000 out of range (1-65535)',
+      'apps[1].ports[1]: port 70000 out of range (0-65535)',
       'apps[1].targets[0]: malformed target "nohost" (expected host:port with port 1-65535)',
     ]);
     expect(problems({ proxy: { timeout: -1, nope: true } })).toEqual(['proxy.timeout: Number must be greater than 0', 'proxy: unknown key "nope"']);
@@ -50,6 +51,27 @@ describe('config schema', () => {
 
   it('rejects a service naming an unknown app', () => {
     expect(problems({ services: [{ name: 's', command: ['x'], app: 'ghost' }] })).toEqual(['services[0].app: unknown app "ghost"']);
+  });
+
+  it('listens apps that name no bind on forward.bind, in either form; an app\'s own bind wins', () => {
+    const cfg = parseConfig({
+      forward: { bind: '127.0.0.3' },
+      apps: [{ name: 'a', ports: [80] }, { name: 'b', ports: [81], bind: '0.0.0.0' }],
+      Apps: [{ Name: 'c', Ports: [82], Targets: [] }],
+    });
+    expect(cfg.apps.map((a) => [a.name, a.bind])).toEqual([['a', '127.0.0.3'], ['b', '0.0.0.0'], ['c', '127.0.0.3']]);
+    expect(defaultConfig().forward.bind).toBe('127.0.0.1');
+  });
+
+  it('has no cluster by default; a cluster key gets its defaults, the node named after the host', () => {
+    expect(defaultConfig().cluster).toBeUndefined();
+    expect(parseConfig({ cluster: {} }).cluster).toEqual({ endpoints: ['http://127.0.0.1:2379'], prefix: '/proxyctl/', node: hostname(), lease_ttl: 10 });
+    expect(problems({ cluster: { prefix: 'proxyctl', endpoints: ['etcd:2379'], node: 'a b', tls: { ca: 'ca.pem', cert: 'c.pem' } } })).toEqual([
+      'cluster.endpoints[0]: endpoint must be an http:// or https:// URL',
+      'cluster.prefix: prefix must start and end with "/", e.g. "/proxyctl/"',
+      'cluster.node: node must be 1-63 letters, digits, ".", "_" or "-"',
+      'cluster.tls: tls.cert and tls.key go together',
+    ]);
   });
 
   it('formats paths like JavaScript accessors', () => {
