@@ -244,7 +244,7 @@ export class DeploymentController {
     s.text('state', 'deploy state', () => this.#state);
     s.text('health', 'ok, degraded or down', () => this.#health());
     s.gauge('current_version', 'version serving (0: none)', () => this.#release?.version ?? 0);
-    s.gauge('instances', 'instances wanted (instances, service scale)', () => this.#scale);
+    s.gauge('instances_wanted', 'instances wanted (instances, service scale)', () => this.#scale);
     s.gauge('instances_ready', 'instances of the current version serving', () => this.#members.filter((m) => m.serving).length);
     s.gauge('req_rate', 'note calls per second over all live instances', () => this.#reqRate());
     this.#restarts = s.counter('restarts', 'crashed instances restarted');

@@ -47,6 +47,7 @@ export interface TestController {
   events: BusEvent[];
   client: InstanceClient;
   db: Database.Database;
+  stats: StatsRegistry;
 }
 
 const open: Array<{ c: DeploymentController; stats: StatsRegistry; client: InstanceClient; bus: EventBus; db: Database.Database }> = [];
@@ -80,7 +81,7 @@ export function makeController(over: Partial<ServiceConfig> & { env?: Record<str
     events: bus,
   });
   open.push({ c: controller, stats, client, bus, db });
-  return { controller, targets, config, events, client, db };
+  return { controller, targets, config, events, client, db, stats };
 }
 
 /** Starts an operation and waits for its end. */

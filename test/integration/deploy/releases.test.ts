@@ -187,3 +187,16 @@ describe('scale and max_surge', () => {
     for (const i of info.instances) expect(await label(t, i.port)).toBe('one');
   });
 });
+
+describe('service stats', () => {
+  it('counts wanted and ready instances and restarts beside the per-instance request stats', async () => {
+    const t = makeController({ instances: 2, restart_delay: 0 });
+    await settle(t.controller);
+    process.kill(t.controller.info().current!.pid!, 'SIGKILL');
+    await waitFor('restarted', () => t.controller.info().restarts === 1 && t.controller.info().ready === 2);
+    await t.controller.pullStats();
+    const snap = t.stats.snapshot() as any;
+    expect(snap.services.svc).toMatchObject({ instances_wanted: 2, instances_ready: 2, restarts: 1, current_version: 1, health: 'ok' });
+    expect(Object.keys(snap.services.svc.instances).sort()).toEqual(['v1', 'v1#1']);
+  });
+});
