@@ -41,7 +41,19 @@ function flagText(f) {
   return text;
 }
 
-export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes, limits }) {
+/** The EVENTS section: every topic of src/control/events.ts (TOPICS) and its fields. */
+function eventsSection(topics, limits) {
+  const out = ['.SH EVENTS'];
+  out.push(
+    esc(
+      `A JSON-RPC connection subscribes with {"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"topics":["deploy","service.exit"]}} (topics or families; none or [] means all; calling it again replaces the topics) and then receives, between its replies, notifications {"jsonrpc":"2.0","method":"event","params":{"topic":"deploy.phase","time":"2026-01-02T03:04:05.678Z","seq":7,...fields}} until events.unsubscribe or the connection closes (a subscriber is not closed for being idle; its FIN ends it like any connection). seq counts the agent's events from 1. A subscriber that does not read is not buffered for: while more than ${limits.maxUnsent / 1048576} MiB waits in its socket its events are dropped and counted (events.dropped in the stats, proxyctl_events_dropped in Prometheus), and once it has read them it first gets {"jsonrpc":"2.0","method":"lost","params":{"dropped":N,"last_seq":S,"time":"…"}}. events.topics lists the topics; talk cannot subscribe (it closes after one reply): use proxyctl events. The topics and their fields:`,
+    ),
+  );
+  for (const [topic, spec] of Object.entries(topics)) out.push('.TP', `\\fB${esc(topic)}\\fR`, esc(`${spec.summary}. Fields: ${spec.fields}.`));
+  return out;
+}
+
+export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes, limits, topics }) {
   const ids = Object.keys(manifest.commands)
     .filter((id) => !manifest.commands[id].hidden && manifest.commands[id].pluginName === 'proxyctl')
     .sort();
@@ -86,6 +98,7 @@ export function renderProxyctl1({ manifest, errorCodes, rpcCodes, exitCodes, lim
   out.push('.TP', '\\fBtalk\\fR', esc("A line not starting with '{' or '[' is one talk command, e.g. 'proxy info' or 'download pause 3'. The reply is plain text; state-changing commands answer OK; errors start with 'error: '. The agent closes the connection after the reply, as cvmfs_talk; a client may shut down its sending side right after the line (as socat does at the end of its input) and still gets the whole reply, and a last line without its newline is answered too. 'help' lists the commands. Example: printf 'reload\\n' | socat - UNIX-CONNECT:$HOME/.local/state/proxyctl/agent.sock"));
   out.push('.TP', '\\fBJSON\\-RPC 2.0\\fR', esc(`A line starting with '{' is a JSON-RPC 2.0 request, one starting with '[' a batch of them; methods are dotted (agent.status, proxy.set, download.add, …). One reply line per request (none for notifications), a batch gets one array (nothing when it held only notifications; an empty batch, or one of more than ${limits.maxBatch} requests, is -32600). The id must be a string, a number or null (anything else is -32600); a number id is echoed exactly as sent (1e400, 1.0 and big integers included). The connection stays open for more requests. Requests on one connection run concurrently and are answered in the order they came; a talk line after JSON-RPC requests is answered after them, and ends the connection.`));
   out.push('.PP', esc(`Lines longer than control.max_line, invalid UTF-8, unknown commands and clients idle longer than control.idle_timeout get an error or are closed; the agent keeps serving everyone else. A line over the limit is answered with its error before the connection closes, and what the client still sends is read and dropped, so it can read the error. A connection whose client does not read its replies stops being read while more than ${limits.maxUnsent / 1048576} MiB of replies waits for it, and at most ${limits.maxInFlight} of its requests (a batch counts as its length) run or wait to be written at once; more than control.max_connections connections at once are refused with an error line.`));
+  out.push(...eventsSection(topics, limits));
   out.push('.SH SIGNALS');
   out.push('.TP', '\\fBSIGTERM\\fR, \\fBSIGINT\\fR', esc('graceful shutdown, exit 0, within forward.shutdown_grace + the longest services[].stop_timeout + 2 s: new control requests are refused at once, app connections get forward.shutdown_grace to finish, services are stopped, state is flushed; a part that has not closed by the deadline is logged and abandoned (service instances are SIGKILLed). The socket file and the state dir lock are released last, so no second agent starts beside one still stopping. agent stop --timeout N also tells the agent: its subsystems then get no more than N - 1.5 s, so that it is gone within N s.'));
   out.push('.TP', '\\fBSIGHUP\\fR', esc('reload the config file; an invalid file is logged with every problem and the running config stays.'));
@@ -237,10 +250,11 @@ export async function renderAll() {
   const { EXIT_CODES } = await import(dist('src/cli/exit-codes.js'));
   const { configSchema } = await import(dist('src/config/schema.js'));
   const { MAX_BATCH, MAX_IN_FLIGHT, MAX_UNSENT_BYTES } = await import(dist('src/control/server.js'));
+  const { TOPICS } = await import(dist('src/control/events.js'));
   const limits = { maxBatch: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT, maxUnsent: MAX_UNSENT_BYTES };
   const { FLEET_WIDE_KEYS } = await import(dist('src/fleet/documents.js'));
   return {
-    'proxyctl.1': renderProxyctl1({ manifest, errorCodes: ERROR_CODES, rpcCodes: RPC_ERROR_CODES, exitCodes: EXIT_CODES, limits }),
+    'proxyctl.1': renderProxyctl1({ manifest, errorCodes: ERROR_CODES, rpcCodes: RPC_ERROR_CODES, exitCodes: EXIT_CODES, limits, topics: TOPICS }),
     'proxyctl.conf.5': renderConf5({ version: manifest.version, rows: configRows(configSchema), fleetKeys: FLEET_WIDE_KEYS }),
   };
 }

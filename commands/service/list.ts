@@ -4,7 +4,7 @@ import { makeChalk, stateColour } from '../../src/ui/colour.js';
 import { renderTable } from '../../src/ui/table.js';
 
 export default class ServiceList extends ClientCommand {
-  static override summary = 'List services: state, current and previous version with launch time, req/s';
+  static override summary = 'List services: state, health, current and previous version, instances ready, restarts, req/s';
   static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> service list', '<%= config.bin %> service list --json'];
 
@@ -17,7 +17,7 @@ export default class ServiceList extends ClientCommand {
     else
       this.log(
         renderTable(
-          ['SERVICE', 'APP', 'STATE', 'HEALTH', 'CURRENT', 'PREVIOUS', 'REQ/S', 'LAST DEPLOY'],
+          ['SERVICE', 'APP', 'STATE', 'HEALTH', 'CURRENT', 'PREVIOUS', 'READY', 'RESTARTS', 'REQ/S', 'LAST OPERATION'],
           list.map((s) => [
             s.name,
             s.app,
@@ -25,8 +25,10 @@ export default class ServiceList extends ClientCommand {
             stateColour(c, s.health === 'ok' ? 'ok' : s.health === 'down' ? 'down' : 'degraded'),
             version(s.current),
             version(s.previous),
+            `${s.ready}/${s.scale}`,
+            s.restarts,
             s.req_rate,
-            s.last_deploy ? `${s.last_deploy.id} ${s.last_deploy.result}` : '-',
+            s.last_deploy ? `${s.last_deploy.id} ${s.last_deploy.kind} ${s.last_deploy.result}` : '-',
           ]),
         ),
       );

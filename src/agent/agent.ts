@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, parseConfig, readConfigJson } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { eventCommands } from '../control/event-commands.js';
+import { EventBus } from '../control/events.js';
 import { CommandRegistry } from '../control/registry.js';
 import { ControlServer } from '../control/server.js';
 import { StatsRegistry } from '../stats/registry.js';
@@ -38,6 +40,7 @@ export interface AgentOptions {
 export class Agent {
   readonly stats = new StatsRegistry();
   readonly registry = new CommandRegistry();
+  readonly events = new EventBus({ stats: this.stats.scope('events') });
   readonly #opts: AgentOptions;
   readonly #startedAt = Date.now();
   readonly #version = packageVersion();
@@ -93,7 +96,9 @@ export class Agent {
       maxLine: config.control.max_line,
       idleTimeoutMs: config.control.idle_timeout * 1000,
       maxConnections: config.control.max_connections,
+      events: this.events,
     });
+    this.registry.add(...eventCommands(this.events));
     registerCoreCommands(this.registry, {
       info: () => this.info(),
       reload: () => this.reload(),
@@ -110,6 +115,7 @@ export class Agent {
       logger,
       state: this.#state,
       registry: this.registry,
+      events: this.events,
       allowPartial: this.#opts.allowPartial ?? false,
     };
     this.#config = await this.#joinFleet(ctx);
@@ -186,12 +192,19 @@ export class Agent {
         config = this.#validate(fileJson, snap);
       } catch (err) {
         if (err instanceof ConfigError) logger.error({ problems: err.problems }, `reload refused, running config kept: ${err.message}`);
+        this.events.publish('agent.reload', { config_path: configPath, ok: false, error: (err as Error).message });
         throw err;
       }
-      await this.#apply(config);
+      try {
+        await this.#apply(config);
+      } catch (err) {
+        this.events.publish('agent.reload', { config_path: configPath, ok: false, error: (err as Error).message });
+        throw err;
+      }
       this.#fileJson = fileJson;
       if (snap) this.#fleet!.applied(snap);
       logger.info({ config: configPath, fleet_revision: snap?.revision }, 'config reloaded');
+      this.events.publish('agent.reload', { config_path: configPath, ok: true, error: null });
       return { config_path: configPath, reloaded: true };
     });
   }
@@ -201,6 +214,7 @@ export class Agent {
     return this.#serialised(async () => {
       await this.#apply(this.#validate(this.#fileJson, snap));
       this.#fleet!.applied(snap);
+      this.events.publish('agent.reload', { config_path: `${this.#opts.configPath ?? 'defaults'} + fleet revision ${snap.revision}`, ok: true, error: null });
     });
   }
 
@@ -259,6 +273,7 @@ export class Agent {
     }
     this.#state = undefined;
     this.#stopProcessStats?.();
+    this.events.close();
     this.stats.close();
     await this.#control?.close();
     this.#control = undefined;

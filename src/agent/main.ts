@@ -1,5 +1,6 @@
 import { destination, pino, type Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
+import { prettyOptions } from './log-format.js';
 import { Agent } from './agent.js';
 import { stopBudgetMs } from './shutdown.js';
 
@@ -12,8 +13,16 @@ export interface RunAgentOptions {
   allowPartial?: boolean;
 }
 
-/** Builds the agent's logger: pino on stderr, synchronous so nothing is lost at exit. */
-function createLogger(level: string): Logger {
+/**
+ * Builds the agent's logger: pino on stderr, synchronous so nothing is lost
+ * at exit; one pretty line per entry when stderr is a terminal (JSON
+ * otherwise, e.g. into agent.log, where `proxyctl agent logs` prettifies it).
+ */
+async function createLogger(level: string): Promise<Logger> {
+  if (process.stderr.isTTY) {
+    const { build } = await import('pino-pretty');
+    return pino({ level, base: { pid: process.pid } }, build({ ...prettyOptions(!process.env.NO_COLOR), destination: 2, sync: true }));
+  }
   return pino({ level, base: { pid: process.pid } }, destination({ fd: 2, sync: true }));
 }
 
@@ -30,7 +39,7 @@ const WATCHDOG_SLACK_MS = 2000;
  */
 export async function runAgent(opts: RunAgentOptions): Promise<void> {
   const config = await loadConfig(opts.configPath);
-  const logger = createLogger(opts.logLevel ?? config.log.level);
+  const logger = await createLogger(opts.logLevel ?? config.log.level);
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { EventPublisher } from '../control/events.js';
 import type { CommandRegistry } from '../control/registry.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { StateStore } from '../state/state-db.js';
@@ -14,6 +15,8 @@ export interface SubsystemContext {
   readonly state: StateStore;
   /** Register the subsystem's control commands here. */
   readonly registry: CommandRegistry;
+  /** Live events for control-socket subscribers (topics and payloads: src/control/events.ts). */
+  readonly events: EventPublisher;
   /** agent start --allow-partial: an app port that cannot be opened is reported, not fatal. */
   readonly allowPartial?: boolean;
 }

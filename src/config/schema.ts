@@ -257,6 +257,14 @@ export const serviceSchema = z
     ready_interval: seconds(1, 'pause between readiness probes'),
     drain: z.number().min(0).default(30).describe('time the previous version keeps serving beside the new one after it is ready, before it is taken out of the app and stopped (seconds, default 30)'),
     stop_timeout: seconds(10, 'time between SIGTERM and SIGKILL when an instance is stopped'),
+    instances: z.number().int().min(1).max(64).default(1).describe('instances of the current version behind the app, as pm2\'s instances (default 1); `proxyctl service scale` changes it at run time until this key changes in the config'),
+    max_surge: z.number().int().min(1).max(64).default(1).describe('new instances a rolling deploy or restart launches at once: it replaces the instances in batches of this many, each batch ready before the old ones it replaces are drained and stopped (default 1)'),
+    restart: z
+      .enum(['on-failure', 'always', 'never'])
+      .default('on-failure')
+      .describe('what happens when an instance exits on its own: on-failure restarts it after a crash (a signal, or an exit code other than 0), always after any exit, never leaves it down (default on-failure); the restarted instance rejoins the app once its readiness probe passes'),
+    max_restarts: z.number().int().min(0).default(16).describe('restarts in a row after which a crashing instance is left down and the service degraded, as pm2\'s max_restarts; an instance ready for 30 s starts the count again, and so do service restart, service start and a deploy (default 16)'),
+    restart_delay: z.number().min(0).default(0.1).describe('wait before the first restart of a crashed instance, doubled for each restart in a row up to 15 s, as pm2\'s exp_backoff_restart_delay (seconds, default 0.1)'),
   })
   .strict();
 

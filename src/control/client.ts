@@ -31,6 +31,12 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
+/** A notification the agent sent on its own (events.subscribe): `event` or `lost`. */
+export interface Notification {
+  method: string;
+  params: Record<string, unknown>;
+}
+
 /** A JSON-RPC connection to the agent; requests may be issued concurrently. */
 export class ControlClient {
   readonly #socket: Socket;
@@ -40,6 +46,8 @@ export class ControlClient {
   #nextId = 1;
   #buffer = '';
   #closedError: Error | undefined;
+  readonly #listeners = new Set<(n: Notification) => void>();
+  readonly #closed: Promise<Error>;
 
   private constructor(socket: Socket, path: string, opts: ClientOptions) {
     this.#socket = socket;
@@ -47,7 +55,13 @@ export class ControlClient {
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.#onData(chunk));
-    socket.on('close', () => this.#failAll(this.#closedError ?? new AgentError('PXC_ERR_AGENT_UNREACHABLE', `the agent closed the connection on ${path}`)));
+    this.#closed = new Promise((resolve) => {
+      socket.on('close', () => {
+        const err = this.#closedError ?? new AgentError('PXC_ERR_AGENT_UNREACHABLE', `the agent closed the connection on ${path}`);
+        this.#failAll(err);
+        resolve(err);
+      });
+    });
     socket.on('error', (err) => {
       this.#closedError = new AgentUnreachableError(path, err);
     });
@@ -81,6 +95,17 @@ export class ControlClient {
     });
   }
 
+  /** Calls `fn` with every notification (events after events.subscribe); returns the function that stops it. */
+  onNotification(fn: (n: Notification) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Resolves with why, once the connection is closed (by either side). */
+  get closed(): Promise<Error> {
+    return this.#closed;
+  }
+
   close(): void {
     this.#socket.end();
     this.#socket.destroy();
@@ -98,6 +123,11 @@ export class ControlClient {
       } catch {
         // The agent's one plain-text refusal of a whole connection (control.max_connections).
         if (line.startsWith('error: ')) this.#failAll(new AgentError(/too many control connections/.test(line) ? 'PXC_ERR_TOO_MANY_CONNECTIONS' : 'PXC_ERR_INTERNAL', line.slice(7)));
+        continue;
+      }
+      if (!('id' in msg) && typeof (msg as { method?: unknown }).method === 'string') {
+        const n = msg as unknown as Notification;
+        for (const fn of this.#listeners) fn(n);
         continue;
       }
       const waiter = typeof msg.id === 'number' ? this.#pending.get(msg.id) : undefined;

@@ -81,6 +81,8 @@ export class ControlConnection {
   #ending = false;
   /** Not read now: its client does not read its replies, or it has too many requests in flight. */
   #paused = false;
+  /** An event subscriber: not idle while it sends nothing. */
+  #streaming = false;
 
   constructor(socket: Socket, handler: ConnectionHandler, limits: ConnectionLimits) {
     this.#socket = socket;
@@ -101,8 +103,19 @@ export class ControlConnection {
     return this.#paused;
   }
 
+  /**
+   * The connection receives unsolicited lines (event notifications): a
+   * client that sends nothing is not idle. Its FIN still ends the
+   * connection (a half-closed socket cannot tell a client that left from one
+   * that only stopped sending).
+   */
+  stream(on: boolean): void {
+    this.#streaming = on;
+  }
+
   /** Ends the connection after the replies in flight (agent shutdown). */
   end(): void {
+    this.#streaming = false;
     this.#stopReading();
     this.#dropInput();
     this.#maybeEnd();
@@ -120,8 +133,8 @@ export class ControlConnection {
   }
 
   #onIdle(): void {
-    // The agent is still working on something: not the client's idleness.
-    if (this.#slots.some((s) => !s.done)) return;
+    // The agent is still working on something, or the client waits for events: not the client's idleness.
+    if (this.#streaming || this.#slots.some((s) => !s.done)) return;
     this.#socket.destroy();
   }
 

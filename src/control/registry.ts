@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ProxyctlError } from '../errors.js';
 import { formatPath } from '../config/load.js';
+import type { EventSession } from './events.js';
 
 /**
  * The agent's one table of commands. Each entry has a JSON-RPC method name, its
@@ -15,6 +16,8 @@ export type Dialect = 'talk' | 'jsonrpc';
 
 export interface CallContext {
   readonly dialect: Dialect;
+  /** The connection's event subscription: JSON-RPC connections of an agent with an event bus. */
+  readonly events?: EventSession;
 }
 
 export interface CommandSpec<M extends string, S extends z.ZodTypeAny, R> {

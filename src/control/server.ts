@@ -8,6 +8,7 @@ import { MAX_SOCKET_PATH_BYTES } from '../config/paths.js';
 import { ensureDir } from '../state/state-dir.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import { ControlConnection, type ConnectionHandler, type ControlRequest } from './connection.js';
+import { SocketSubscriber, type EventBus, type EventSession } from './events.js';
 import { rpcCodeFor, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, type RpcErrorObject } from './jsonrpc.js';
 import { rawBatchIds, rawRequestId } from './raw-ids.js';
 import type { CommandRegistry, Dialect } from './registry.js';
@@ -21,6 +22,8 @@ export interface ControlServerOptions {
   idleTimeoutMs: number;
   /** Connections open at once; more are answered with an error and closed. */
   maxConnections: number;
+  /** The agent's event bus: JSON-RPC connections may subscribe to it (events.subscribe). */
+  events?: EventBus;
 }
 
 /** Unsent reply bytes of one connection above which it is not read (its client is not reading). */
@@ -145,27 +148,31 @@ export class ControlServer {
       socket.end(`error: ${err.message}\n`, () => socket.destroy());
       return;
     }
-    const connection = new ControlConnection(socket, this.#handler, {
+    let session: EventSession | undefined;
+    const handler: ConnectionHandler = {
+      parse: (line) => this.#parse(line, session),
+      tooLong: (firstByte) => {
+        const err = new ProxyctlError('PXC_ERR_LINE_TOO_LONG', `control line longer than ${this.#opts.maxLine} bytes`);
+        this.#errors.inc();
+        return isRpcStart(firstByte) ? rpcErrorLine('null', toErrorPayload(err)) : `error: ${err.message}\n`;
+      },
+    };
+    const connection = new ControlConnection(socket, handler, {
       maxLine: this.#opts.maxLine,
       idleTimeoutMs: this.#opts.idleTimeoutMs,
       maxInFlight: MAX_IN_FLIGHT,
       maxUnsent: MAX_UNSENT_BYTES,
     });
+    if (this.#opts.events) session = eventSession(this.#opts.events, socket, connection);
     this.#clients.set(socket, connection);
-    socket.on('close', () => this.#clients.delete(socket));
+    socket.on('close', () => {
+      this.#clients.delete(socket);
+      session?.unsubscribe();
+    });
   }
 
-  readonly #handler: ConnectionHandler = {
-    parse: (line) => this.#parse(line),
-    tooLong: (firstByte) => {
-      const err = new ProxyctlError('PXC_ERR_LINE_TOO_LONG', `control line longer than ${this.#opts.maxLine} bytes`);
-      this.#errors.inc();
-      return isRpcStart(firstByte) ? rpcErrorLine('null', toErrorPayload(err)) : `error: ${err.message}\n`;
-    },
-  };
-
   /** One complete line → a request of its dialect. */
-  #parse(raw: Buffer): ControlRequest {
+  #parse(raw: Buffer, session: EventSession | undefined): ControlRequest {
     const dialect: Dialect = isRpcStart(raw[0]) ? 'jsonrpc' : 'talk';
     let text: string;
     try {
@@ -183,10 +190,10 @@ export class ControlServer {
       this.#rate.mark();
       return { weight: 1, last: true, run: () => this.#onTalk(text.replace(/\r$/, '')) };
     }
-    return this.#parseRpc(text);
+    return this.#parseRpc(text, session);
   }
 
-  #parseRpc(text: string): ControlRequest {
+  #parseRpc(text: string, session: EventSession | undefined): ControlRequest {
     let message: unknown;
     try {
       message = JSON.parse(text);
@@ -198,7 +205,7 @@ export class ControlServer {
     }
     if (!Array.isArray(message)) {
       const rawId = rawRequestId(text);
-      return { weight: 1, last: false, run: () => this.#onRpc(message, rawId) };
+      return { weight: 1, last: false, run: () => this.#onRpc(message, rawId, true, session) };
     }
     // A batch (JSON-RPC 2.0 §6): one array reply of the non-notification replies, none when all are notifications.
     if (message.length === 0 || message.length > MAX_BATCH) {
@@ -214,7 +221,7 @@ export class ControlServer {
       weight: batch.length,
       last: false,
       run: async () => {
-        const replies = await Promise.all(batch.map((m, i) => this.#onRpc(m, rawIds[i], false)));
+        const replies = await Promise.all(batch.map((m, i) => this.#onRpc(m, rawIds[i], false, session)));
         const sent = replies.filter((r): r is string => r !== null);
         return sent.length === 0 ? null : `[${sent.join(',')}]\n`;
       },
@@ -244,7 +251,7 @@ export class ControlServer {
    * (without the newline when in a batch), or null for a notification.
    * `rawId` is the id's source text: a number id is echoed as sent.
    */
-  async #onRpc(message: unknown, rawId: string | undefined, alone = true): Promise<string | null> {
+  async #onRpc(message: unknown, rawId: string | undefined, alone: boolean, session: EventSession | undefined): Promise<string | null> {
     this.#requests.jsonrpc.inc();
     this.#rate.mark();
     const end = alone ? '\n' : '';
@@ -266,7 +273,7 @@ export class ControlServer {
       this.#refuseIfStopping();
       const command = this.#registry.byMethod(r.method);
       if (!command) throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', `method not found: ${r.method}`);
-      const result = await this.#registry.invoke(command, r.params, { dialect: 'jsonrpc' });
+      const result = await this.#registry.invoke(command, r.params, { dialect: 'jsonrpc', events: session });
       body = { result: result ?? null };
     } catch (err) {
       this.#errors.inc();
@@ -324,6 +331,30 @@ export class ControlServer {
       // already gone: server.close() unlinks on some platforms
     }
   }
+}
+
+/**
+ * A connection's subscription: events are written between replies (whole
+ * lines, never inside one), dropped while the client does not read (see
+ * SocketSubscriber), and end when the connection closes.
+ */
+function eventSession(bus: EventBus, socket: Socket, connection: ControlConnection): EventSession {
+  const sub = new SocketSubscriber(bus, socket, MAX_UNSENT_BYTES);
+  socket.on('drain', () => sub.drained());
+  return {
+    subscribe(topics) {
+      sub.subscribe(topics);
+      connection.stream(true);
+    },
+    unsubscribe() {
+      if (!sub.active) return;
+      sub.unsubscribe();
+      if (!socket.destroyed) connection.stream(false);
+    },
+    get topics() {
+      return sub.topics;
+    },
+  };
 }
 
 /** A request whose reply is already known (a line refused before dispatch). */

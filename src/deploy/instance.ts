@@ -26,6 +26,8 @@ export interface ExitInfo {
 export interface LaunchSpec {
   readonly service: string;
   readonly version: number;
+  /** Which of the service's instances (0 … instances-1) this process is. */
+  readonly slot: number;
   /** Argv with placeholders expanded; `--port N` is appended here. */
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
@@ -53,6 +55,7 @@ export function freePort(host: string): Promise<number> {
 export class Instance {
   readonly service: string;
   readonly version: number;
+  readonly slot: number;
   readonly host: string;
   readonly port: number;
   readonly launchedAt = Date.now();
@@ -67,6 +70,7 @@ export class Instance {
   private constructor(spec: LaunchSpec, port: number) {
     this.service = spec.service;
     this.version = spec.version;
+    this.slot = spec.slot;
     this.host = spec.host;
     this.port = port;
     const argv = [...spec.argv, '--port', String(port)];
@@ -78,7 +82,7 @@ export class Instance {
       detached: true,
     });
     for (const stream of ['stdout', 'stderr'] as const) {
-      const splitter = new LineSplitter((line) => spec.onLine({ at: Date.now(), version: this.version, stream, line }));
+      const splitter = new LineSplitter((line) => spec.onLine({ at: Date.now(), version: this.version, instance: this.slot, stream, line }));
       const s = this.#child[stream]!;
       s.setEncoding('utf8');
       s.on('data', (chunk: string) => splitter.write(chunk));
@@ -105,8 +109,14 @@ export class Instance {
     return new Instance(spec, await freePort(spec.host));
   }
 
+  /** `notes@v3`, or `notes@v3#2` for the third instance of v3. */
   get label(): string {
-    return `${this.service}@v${this.version}`;
+    return `${this.service}@${this.key}`;
+  }
+
+  /** `v3`, or `v3#2`: the instance among the service's (stats, events). */
+  get key(): string {
+    return this.slot === 0 ? `v${this.version}` : `v${this.version}#${this.slot}`;
   }
 
   get address(): string {

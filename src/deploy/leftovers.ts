@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { SqliteDatabase } from '../state/state-db.js';
 import { procEnv, procInfo, processGroup, type ProcInfo } from './proc.js';
@@ -123,11 +124,11 @@ async function stopGroup(rec: InstanceRecord, group: ProcInfo[], stopMs: number)
   const running = () => group.filter((p) => procInfo(p.pid)?.startTime === p.startTime);
   signal(group, 'SIGTERM');
   const deadline = Date.now() + stopMs;
-  while (running().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
+  while (running().length > 0 && Date.now() < deadline) await sleep(POLL_MS);
   const killed = running().length > 0;
   if (killed) {
     signal(running(), 'SIGKILL');
-    while (running().length > 0 && Date.now() < deadline + 1000) await new Promise((r) => setTimeout(r, POLL_MS));
+    while (running().length > 0 && Date.now() < deadline + 1000) await sleep(POLL_MS);
   }
   return { service: rec.service, version: rec.version, pid: rec.pid, pgid: rec.pgid, processes: group.map((p) => p.pid), killed };
 }

@@ -7,6 +7,8 @@ export interface LogLine {
   /** Epoch ms the line was read. */
   readonly at: number;
   readonly version: number;
+  /** The instance's slot among the service's instances (0 when it has one). */
+  readonly instance: number;
   readonly stream: 'stdout' | 'stderr';
   readonly line: string;
 }

@@ -37,9 +37,9 @@ export class ServiceShardStats {
   readonly #scope: StatsScope;
   /** Per shard, per method: totals of instances that are gone. */
   readonly #retired = new Map<string, Map<string, number>>();
-  readonly #live = new Map<number, DataStoreStats>();
+  readonly #live = new Map<string, DataStoreStats>();
   readonly #shardScopes = new Map<string, StatsScope>();
-  readonly #instanceScopes = new Map<number, { scope: StatsScope; methods: Set<string> }>();
+  readonly #instanceScopes = new Map<string, { scope: StatsScope; methods: Set<string> }>();
   readonly #noteMethods: readonly string[];
 
   constructor(scope: StatsScope, noteMethods: readonly string[]) {
@@ -47,8 +47,13 @@ export class ServiceShardStats {
     this.#noteMethods = noteMethods;
   }
 
-  /** Takes an instance's latest ExportShardStats reply (malformed parts are skipped). */
-  ingest(version: number, stats: DataStoreStats): void {
+  /**
+   * Takes an instance's latest ExportShardStats reply (malformed parts are
+   * skipped). An instance is named by its version (`2`, stats key `v2`) or
+   * its key (`v2#1`, the second instance of v2).
+   */
+  ingest(instance: number | string, stats: DataStoreStats): void {
+    const version = keyOf(instance);
     if (stats === null || typeof stats !== 'object' || stats.shards === null || typeof stats.shards !== 'object') return;
     this.#live.set(version, stats);
     for (const shard of Object.keys(stats.shards)) this.#ensureShard(shard);
@@ -56,7 +61,8 @@ export class ServiceShardStats {
   }
 
   /** The instance stopped: its totals move to the retired base, its rates and per-instance stats go. */
-  retire(version: number): void {
+  retire(instance: number | string): void {
+    const version = keyOf(instance);
     const last = this.#live.get(version);
     this.#live.delete(version);
     if (last) {
@@ -77,8 +83,8 @@ export class ServiceShardStats {
     return out;
   }
 
-  instance(version: number): InstanceRequests | null {
-    const s = this.#live.get(version);
+  instance(instance: number | string): InstanceRequests | null {
+    const s = this.#live.get(keyOf(instance));
     if (!s) return null;
     const methods: Record<string, RequestStats> = {};
     let rate = 0;
@@ -131,9 +137,9 @@ export class ServiceShardStats {
     for (const m of this.#noteMethods) scope.gauge(`${m}_total`, `${m} calls that touched the shard`, () => this.#shard(shard).methods[m]?.total ?? 0);
   }
 
-  #ensureInstance(version: number): void {
+  #ensureInstance(version: string): void {
     if (this.#instanceScopes.has(version)) return;
-    const scope = this.#scope.scope('instances', { version: `v${version}` });
+    const scope = this.#scope.scope('instances', { version });
     const methods = new Set<string>();
     this.#instanceScopes.set(version, { scope, methods });
     for (const m of this.#noteMethods) {
@@ -141,6 +147,10 @@ export class ServiceShardStats {
       scope.gauge(`${m}_rate_1s`, `${m} calls per second answered by this instance`, () => this.instance(version)?.methods[m]?.rate_1s ?? 0);
     }
   }
+}
+
+function keyOf(instance: number | string): string {
+  return typeof instance === 'number' ? `v${instance}` : instance;
 }
 
 function compareShard(a: string, b: string): number {

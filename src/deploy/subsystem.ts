@@ -4,6 +4,7 @@ import { ProxyctlError } from '../errors.js';
 import type { AppTargets } from '../forward/api.js';
 import { deployCommands, type ServiceDirectory } from './commands.js';
 import { DeploymentController } from './controller.js';
+import { ServiceHistory } from './history.js';
 import { InstanceLedger } from './leftovers.js';
 import { proxyctlBin, type PlaceholderValues } from './placeholders.js';
 import { InstanceClient } from './probe.js';
@@ -14,8 +15,9 @@ const DEFAULT_REAP_STOP_MS = 10_000;
 /**
  * The services subsystem: one DeploymentController per configured service,
  * each filling its app's targets through `AppTargets` (forward's public API).
- * Start stops what a crashed agent left running (InstanceLedger), then gives
- * every service its first deploy and waits for them; close stops every
+ * Start stops what a crashed agent left running (InstanceLedger), then starts
+ * every service on the version it ran before (state.db; the config's the
+ * first time) and waits for them; close stops every
  * instance (SIGTERM, SIGKILL after stop_timeout), abort SIGKILLs them.
  */
 export class DeploySubsystem implements Subsystem, ServiceDirectory {
@@ -26,6 +28,7 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
   readonly #controllers = new Map<string, DeploymentController>();
   readonly #placeholders: PlaceholderValues;
   readonly #ledger: InstanceLedger;
+  readonly #history: ServiceHistory;
   /** Controllers not yet closed, those a reload removed included: abort() reaches their instances. */
   readonly #open = new Set<DeploymentController>();
   #config: Config;
@@ -36,6 +39,7 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     this.#config = ctx.config;
     this.#placeholders = { proxyctl: proxyctlBin(), node: process.execPath, state_dir: ctx.stateDir };
     this.#ledger = new InstanceLedger(ctx.state.db);
+    this.#history = new ServiceHistory(ctx.state.db);
     ctx.registry.add(...deployCommands(this));
   }
 
@@ -106,18 +110,25 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
       client: this.#client,
       placeholders: this.#placeholders,
       ledger: this.#ledger,
+      history: this.#history,
+      events: this.#ctx.events,
     });
     this.#controllers.set(svc.name, c);
     this.#open.add(c);
     return c;
   }
 
+  /** The version that served when the agent last stopped comes back (the config's, the first time); a stopped service stays stopped. */
   async #initialDeploy(c: DeploymentController): Promise<void> {
     if (!this.#targets.hasApp(c.config.app)) {
       this.#ctx.logger.error({ service: c.name, app: c.config.app }, `service ${c.name}: app ${c.config.app} is not running; no deploy`);
       return;
     }
-    c.deploy();
+    if (c.state === 'STOPPED') {
+      this.#ctx.logger.info({ service: c.name }, `service ${c.name} was stopped with 'service stop': not started (proxyctl service start ${c.name})`);
+      return;
+    }
+    c.start();
     await c.settled();
   }
 }

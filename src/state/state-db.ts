@@ -25,10 +25,12 @@ export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): Sqli
   ensureDir(dirname(path), 'database dir');
   makePrivate(path);
   const db = new Database(path);
+  // First: switching a new file to WAL takes a lock, and two processes opening it at once (instances
+  // of a service started together on one notes DB) must wait for each other, not fail with SQLITE_BUSY.
+  db.pragma('busy_timeout = 5000');
   if (opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
   return db;
 }
 

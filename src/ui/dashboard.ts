@@ -4,13 +4,14 @@ import type { AppSummary } from '../forward/commands.js';
 import type { StatsSnapshot } from '../stats/registry.js';
 import type { ProxyInfo } from '../upstream/commands.js';
 import { stateColour } from './colour.js';
+import { formatBytes, formatRate } from './format.js';
 import { renderTable } from './table.js';
 
 /**
- * One frame of `proxyctl dashboard`: a pure function of the data polled from
- * the agent and the view state (selection, last message, terminal size), so it
- * is unit-tested without a terminal. The command owns the terminal, the keys
- * and the polling.
+ * One frame of `proxyctl dashboard`: a pure function of the data read from
+ * the agent and the view state (selection, last message, a question,
+ * terminal size), so it is unit-tested without a terminal. The command owns
+ * the terminal and the keys; DashboardFeed keeps the data current.
  */
 
 export interface ShardRow {
@@ -20,12 +21,25 @@ export interface ShardRow {
   rate_1s: number;
 }
 
+export interface DownloadRow {
+  id: number;
+  state: string;
+  url: string;
+  bytes: number;
+  total: number | null;
+  speed_bps: number;
+}
+
 export interface DashboardData {
   services: ServiceSummary[];
   shards: ShardRow[];
   apps: AppSummary[];
   proxy: ProxyInfo | null;
-  /** When the data was polled. */
+  /** Jobs not done or cancelled (the queue), newest last. */
+  downloads?: DownloadRow[];
+  /** The last events, one line each (describeEvent), oldest first. */
+  events?: string[];
+  /** When the data was read. */
   at: Date;
 }
 
@@ -36,6 +50,8 @@ export interface DashboardView {
   message: string | null;
   /** The agent could not be reached at the last poll (the data shown is older). */
   error: string | null;
+  /** A yes/no question waiting for its key (`d`: deploy notes v3 -> v4?). */
+  question?: string | null;
   width: number;
   height: number;
   chalk: ChalkInstance;
@@ -81,13 +97,13 @@ export function renderDashboard(data: DashboardData, view: DashboardView): strin
   const now = data.at;
   const lines: string[] = [];
   const section = (title: string) => lines.push('', c.bold(title));
-  lines.push(`${c.bold('proxyctl dashboard')}  ${now.toISOString().slice(11, 19)}  ${c.dim('up/down select  d deploy  q quit')}`);
+  lines.push(`${c.bold('proxyctl dashboard')}  ${now.toISOString().slice(11, 19)}  ${c.dim('up/down select  d deploy  r restart  q quit')}`);
 
   section('SERVICES');
   if (data.services.length === 0) lines.push('  no services configured');
   else {
     const table = renderTable(
-      ['', 'SERVICE', 'STATE', 'HEALTH', 'CURRENT', 'PREVIOUS', 'REQ/S', 'LAST DEPLOY'],
+      ['', 'SERVICE', 'STATE', 'HEALTH', 'CURRENT', 'PREVIOUS', 'READY', 'RESTARTS', 'REQ/S', 'LAST OPERATION'],
       data.services.map((s, i) => [
         i === view.selected ? '>' : ' ',
         s.name,
@@ -95,8 +111,10 @@ export function renderDashboard(data: DashboardData, view: DashboardView): strin
         stateColour(c, s.health),
         version(s.current, now),
         version(s.previous, now),
+        s.scale === undefined ? '-' : `${s.ready}/${s.scale}`,
+        s.restarts ?? 0,
         round(s.req_rate),
-        s.last_deploy ? `${s.last_deploy.id} v${s.last_deploy.version} ${s.last_deploy.result}` : '-',
+        s.last_deploy ? `${s.last_deploy.id} ${s.last_deploy.kind ?? 'deploy'} v${s.last_deploy.version} ${s.last_deploy.result}` : '-',
       ]),
     ).split('\n');
     lines.push(table[0]!, ...table.slice(1).map((l, i) => (i === view.selected ? c.inverse(l) : l)));
@@ -127,8 +145,28 @@ export function renderDashboard(data: DashboardData, view: DashboardView): strin
     }
   }
 
-  const footer = view.error ? c.red(`agent unreachable: ${view.error}`) : view.message ? view.message : '';
-  const body = lines.slice(0, Math.max(1, view.height - 2));
+  if (data.downloads) {
+    section('DOWNLOADS');
+    if (data.downloads.length === 0) lines.push('  no downloads queued');
+    else
+      lines.push(
+        ...renderTable(
+          ['ID', 'STATE', 'PROGRESS', 'SPEED', 'URL'],
+          data.downloads.map((d) => [d.id, stateColour(c, d.state), `${formatBytes(d.bytes)}${d.total === null ? '' : ` / ${formatBytes(d.total)} (${d.total > 0 ? Math.floor((100 * d.bytes) / d.total) : 100}%)`}`, d.state === 'active' ? formatRate(d.speed_bps) : '-', d.url]),
+        ).split('\n'),
+      );
+  }
+
+  const footer = view.error ? c.red(`agent unreachable: ${view.error}`) : view.question ? c.bold(view.question) : view.message ? view.message : '';
+  const room = Math.max(1, view.height - 2);
+  const body = lines.slice(0, room);
+  // The events pane takes what is left of the screen: the newest events that fit.
+  const left = room - body.length - 2;
+  if (data.events && left > 0) {
+    body.push('', c.bold('EVENTS'));
+    const shown = data.events.slice(-left);
+    body.push(...(shown.length === 0 ? ['  none yet'] : shown.map((e) => `  ${e}`)));
+  }
   body.push('', footer);
   return body.map((l) => truncate(l, view.width));
 }

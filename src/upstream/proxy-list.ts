@@ -91,6 +91,8 @@ export interface ProxyListOptions {
   /** Per-proxy metrics scope (labels {proxy: address}); omitted in unit tests. */
   stats?: StatsScope;
   onSwitch?: (e: SwitchEvent) => void;
+  /** A proxy became healthy or unhealthy. */
+  onHealth?: (proxy: Proxy) => void;
   now?: () => number;
 }
 
@@ -188,6 +190,7 @@ export class ProxyList {
     proxy.healthy = healthy;
     proxy.metrics.transitions.inc();
     this.#refreshGroupHealth();
+    this.#opts.onHealth?.(proxy);
     return true;
   }
 

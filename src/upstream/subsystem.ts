@@ -88,7 +88,9 @@ export class UpstreamSubsystem implements Subsystem {
       onSwitch: ({ from, to, reason }) => {
         this.#switches.inc();
         log.warn({ from, to, reason }, `proxy switch: group ${from} → ${to} (${reason})`);
+        ctx.events.publish('proxy.switch', { from, to, reason, revision: this.list.revision });
       },
+      onHealth: (proxy) => ctx.events.publish('proxy.health', { proxy: proxy.address, healthy: proxy.healthy, error: proxy.healthy ? null : proxy.lastError }),
     });
     scope.gauge('revision', 'proxy list revision (moves on set, switch, group health change)', () => this.list.revision);
     scope.gauge('active_group', 'index of the active group', () => this.list.activeGroupIndex);

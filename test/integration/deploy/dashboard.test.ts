@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 describe.skipIf(!hasTmux)('proxyctl dashboard in a terminal (tmux)', () => {
-  it('shows the service, deploys it on "d", shows the new version, and restores the terminal on "q"', async () => {
+  it('shows the service, asks before deploying it on "d", deploys on "y", shows the new version and the events, and restores the terminal on "q"', async () => {
     const port = await freePort();
     const agent = await startAgent({
       logLevel: 'info',
@@ -39,10 +39,21 @@ describe.skipIf(!hasTmux)('proxyctl dashboard in a terminal (tmux)', () => {
     await waitFor('dashboard with v1', () => /notes\s+READY\s+ok\s+v1 \(/.test(screen(session)), { timeoutMs: 20_000 });
     expect(screen(session)).toMatch(/SHARDS[\s\S]*APPS[\s\S]*notes\s+\d+\s+1\/1/);
 
+    // d asks first; anything but y says no.
     tmux('send-keys', '-t', session, 'd');
+    await waitFor('question', () => screen(session).includes('deploy notes v1 -> new version? [y/N]'));
+    tmux('send-keys', '-t', session, 'n');
+    await waitFor('cancelled', () => screen(session).includes('deploy of notes cancelled'));
+    expect((await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).deploys).toHaveLength(1);
+
+    tmux('send-keys', '-t', session, 'd');
+    await waitFor('question again', () => screen(session).includes('[y/N]'));
+    tmux('send-keys', '-t', session, 'y');
     await waitFor('deploy message', () => screen(session).includes('deploy 2 of notes started: v1 -> v2'), { timeoutMs: 20_000 });
     await waitFor('v2 current on screen', () => /notes\s+READY\s+ok\s+v2 \(/.test(screen(session)), { timeoutMs: 30_000 });
     expect((await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).current!.version).toBe(2);
+    // The events pane showed the deploy as it went.
+    expect(screen(session)).toMatch(/EVENTS[\s\S]*deploy\.phase notes: deploy 2 v1 -> v2 READY succeeded/);
 
     tmux('send-keys', '-t', session, 'q');
     const after = await waitFor('dashboard exited', () => {

@@ -150,24 +150,98 @@ describe('rolling deploys of the notes service', () => {
     }
   });
 
-  it('reports an instance killed with SIGKILL: exit and time in service info, degraded/down, logged', async () => {
+  it('restarts an instance killed with SIGKILL: the exit, the restart and its count in service info, logged', async () => {
     const { config } = await notesConfig();
     const agent = await start(config);
     const v1 = (await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).current!;
     process.kill(v1.pid!, 'SIGKILL');
-    const info = await waitFor('exit reported', async () => {
+    const info = await waitFor('restarted', async () => {
       const i = await agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
-      return i.current?.exit ? i : null;
-    });
-    expect(info.current).toMatchObject({ version: 1, state: 'exited', exit: { code: null, signal: 'SIGKILL' } });
-    expect(info.health).toBe('down');
-    expect(info.degraded_reason).toMatch(/notes@v1 \(current\) exited on its own/);
-    await waitFor('logged', () => /service notes degraded: notes@v1 \(current\) exited on its own.*SIGKILL/.test(agent.stderr()));
+      return i.restarts === 1 && i.current?.state === 'ready' ? i : null;
+    }, { timeoutMs: 20_000 });
+    expect(info).toMatchObject({ health: 'ok', version: 1, current: { version: 1, restarts: 1 }, degraded_reason: null });
+    expect(info.current!.pid).not.toBe(v1.pid);
+    expect(alive(v1.pid!)).toBe(false);
+    await waitFor('logged', () => /service notes degraded: notes@v1 \(current\) exited on its own.*killed by SIGKILL\); restart 1 of at most 16 in a row/.test(agent.stderr()) && /notes@v1 restarted/.test(agent.stderr()));
     const text = await agent.cli(['service', 'info', 'notes']);
-    expect(text.stdout).toMatch(/SIGKILL at \d{4}-/);
-    // A deploy brings it back.
+    expect(text.stdout).toMatch(/restarts\s+1 \(restart on-failure, max_restarts 16, restart_delay 0.1 s\)/);
+    expect((await agent.talk('service info notes')).split('\n')[0]).toMatch(/^service notes \(app notes\): READY, ok, v1, 1\/1 ready, 1 restart/);
+    // Serving again through the app.
+    const client = new DataProxyClient(`http://127.0.0.1:${config.apps[0]!.ports[0]}/rpc`);
+    try {
+      expect((await client.createNote('back', 'again')).title).toBe('back');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('scales up and down, and rolls a deploy over 3 instances in batches of max_surge followed by events, under a client calling without pause, with zero failed calls', async () => {
+    const { config } = await notesConfig({ max_surge: 2, drain: 0.5 });
+    const agent = await start(config);
+    const endpoint = await agent.rpc<{ url: string }>('service.endpoint', { service: 'notes' });
+    const load = startNotesLoad(endpoint.url);
+    await waitFor('load running', () => load.report().calls > 20);
+    const mark = async () => {
+      const before = load.report().calls;
+      await waitFor('calls go on', () => load.report().calls > before + 20);
+    };
+
+    const up = await agent.cli(['service', 'scale', 'notes', '3'], { timeoutMs: 60_000 });
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/scale \d+ of notes: to 3 instances[\s\S]*SCALING[\s\S]*READY[\s\S]*succeeded/);
+    expect(await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).toMatchObject({ ready: 3, scale: 3, health: 'ok' });
+    await mark();
+
+    const requests = async () => (await agent.rpc<any>('agent.stats')).control.requests.jsonrpc as number;
+    const before = await requests();
+    const d = await agent.cli(['deploy', 'notes', '--wait'], { timeoutMs: 60_000 });
+    expect(d.code).toBe(0);
+    // Followed by events: events.subscribe, service.deploy, one service.info for the final record (and the stats call);
+    // polling service.info every 200 ms through two 0.5 s drains would make 8 or more.
+    expect((await requests()) - before).toBeLessThanOrEqual(4);
+    expect(d.stdout).toMatch(/ROLLOUT_LAUNCH_NEW \(batch 1\/2\)[\s\S]*ROLLOUT_WAIT \(batch 1\/2\)[\s\S]*ROLLOUT_LAUNCH_NEW \(batch 2\/2\)[\s\S]*READY/);
+    const after = await agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
+    expect(after.instances.map((i) => [i.instance, i.version, i.state])).toEqual([
+      [0, 2, 'ready'],
+      [1, 2, 'ready'],
+      [2, 2, 'ready'],
+    ]);
+    await mark();
+
+    const down = await agent.cli(['service', 'scale', 'notes', '1', '--json'], { timeoutMs: 60_000 });
+    expect(down.code).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ kind: 'scale', instances: 1, result: 'succeeded' });
+    await mark();
+    const report = await load.stop();
+    expect(report.failures).toEqual([]);
+    const served = new Set(report.servedBy.map(([, pid]) => pid));
+    for (const i of after.instances) expect(served.has(i.pid!), `v2 instance ${i.instance} (pid ${i.pid}) served`).toBe(true);
+    expect(await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).toMatchObject({ ready: 1, scale: 1, instances: [{ instance: 0, version: 2 }] });
+  });
+
+  it('keeps the history across an agent restart, brings back the version that served, and rolls back to the previous one', async () => {
+    const { config } = await notesConfig({ drain: 0 });
+    const agent = await start(config);
     expect((await agent.cli(['deploy', 'notes', '--wait'])).code).toBe(0);
-    expect(await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).toMatchObject({ health: 'ok', current: { version: 2, state: 'ready' } });
+    expect(await agent.stop()).toBe(0);
+    agents.splice(agents.indexOf(agent), 1);
+    const again = await startAgent({ config, stateDir: agent.stateDir, logLevel: 'info' });
+    agents.push(again);
+    await waitFor('started', async () => (await again.rpc<ServiceInfo>('service.info', { service: 'notes' })).state === 'READY', { timeoutMs: 30_000 });
+    expect(await again.rpc<ServiceInfo>('service.info', { service: 'notes' })).toMatchObject({ version: 2, previous_version: 1 });
+    const h = await again.cli(['service', 'history', 'notes']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^3\s+start\s+v2 -> v2\s+succeeded/m);
+    expect(h.stdout).toMatch(/^2\s+deploy\s+v1 -> v2\s+succeeded/m);
+    expect(h.stdout).toMatch(/^1\s+start\s+v- -> v1\s+succeeded/m);
+    expect(h.stdout).toMatch(/^v2\s+current\s/m);
+    expect(h.stdout).toMatch(/^v1\s+previous\s/m);
+    const rb = await again.cli(['deploy', 'notes', '--rollback', '--wait', '--json'], { timeoutMs: 60_000 });
+    expect(rb.code).toBe(0);
+    expect(JSON.parse(rb.stdout)).toMatchObject({ kind: 'rollback', version: 3, from_version: 2, result: 'succeeded' });
+    const json = JSON.parse((await again.cli(['service', 'history', 'notes', '--json'])).stdout);
+    expect(json.releases.at(-1)).toMatchObject({ version: 3, source: 'rollback', rollback_of: 1 });
   });
 
   it('leaves no data proxy behind when the agent itself is killed with SIGKILL (the instance notices and stops)', async () => {

@@ -61,9 +61,9 @@ describe('services across reload and shutdown', () => {
     await waitFor('web READY', async () => (await agent.rpc<ServiceInfo>('service.info', { service: 'web' })).state === 'READY');
     const info = await agent.cli(['service', 'info', 'web']);
     expect(info.code).toBe(0);
-    expect(info.stdout).toMatch(/^1\s+-\s+v1\s+succeeded\s/m);
+    expect(info.stdout).toMatch(/^1\s+start\s+-\s+v1\s+succeeded\s/m);
     const list = await agent.cli(['service', 'list']);
-    expect(list.stdout).toMatch(/\b1 succeeded\b/);
+    expect(list.stdout).toMatch(/\b1 start succeeded\b/);
   });
 
   it('stops every instance when the agent shuts down', async () => {

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { NO_EVENTS } from '../../../src/control/events.js';
 import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
@@ -62,6 +63,7 @@ export async function startForward(engine: EngineName, config: Record<string, un
     state: opts.state ?? memoryState(),
     registry,
     allowPartial: opts.allowPartial ?? false,
+    events: NO_EVENTS,
   };
   const fwd = new Forward(ctx);
   let closed = false;

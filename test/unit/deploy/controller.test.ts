@@ -1,8 +1,10 @@
+import Database from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serviceSchema, type ServiceConfig } from '../../../src/config/schema.js';
 import { DeploymentController, type DeployRecord } from '../../../src/deploy/controller.js';
+import { ServiceHistory } from '../../../src/deploy/history.js';
 import { InstanceClient } from '../../../src/deploy/probe.js';
 import { ProxyctlError } from '../../../src/errors.js';
 import type { AppTargets } from '../../../src/forward/api.js';
@@ -58,6 +60,7 @@ function makeController(over: Partial<ServiceConfig> & { env?: Record<string, st
     stats: stats.scope('services', { service: config.name }),
     client,
     placeholders: { proxyctl: '/nonexistent/run.js', node: process.execPath, state_dir: '/tmp' },
+    history: new ServiceHistory(new Database(':memory:')),
   });
   live.push(controller);
   return { controller, targets, stats, config };
@@ -162,7 +165,7 @@ describe('DeploymentController', () => {
   });
 
   it('reports an instance killed with SIGKILL: exit signal and time in info, service degraded, taken out of the app', async () => {
-    const { controller, targets } = makeController();
+    const { controller, targets } = makeController({ restart: 'never' });
     await deployed(controller);
     const v1 = controller.info().current!;
     process.kill(v1.pid!, 'SIGKILL');
@@ -283,7 +286,7 @@ describe('DeploymentController', () => {
   it('fails a deploy whose cwd does not exist, naming it', async () => {
     const { controller } = makeController({ cwd: '/nonexistent/dir' });
     const record = await deployed(controller);
-    expect(record.error).toBe('cannot launch svc@v1: cwd /nonexistent/dir is not a directory');
+    expect(record.error).toBe('cannot launch svc@v1: cwd /nonexistent/dir is not a directory; nothing is serving');
   });
 
   it('expands {node} and {state_dir} in the command and runs in cwd', async () => {

@@ -11,11 +11,16 @@ function service(name: string, over: Partial<ServiceSummary> = {}): ServiceSumma
     app: name,
     state: 'READY',
     health: 'ok',
-    current: { version: 3, role: 'current', state: 'ready', pid: 10, port: 4000, address: '127.0.0.1:4000', launched_at: '2026-01-02T10:00:00.000Z', ready_at: null, exit: null, requests: null },
+    version: 3,
+    scale: 2,
+    ready: 2,
+    restarts: 1,
+    current: { instance: 0, version: 3, role: 'current', state: 'ready', pid: 10, port: 4000, address: '127.0.0.1:4000', launched_at: '2026-01-02T10:00:00.000Z', ready_at: null, exit: null, requests: null, restarts: 1, next_restart_at: null, gave_up: false },
     previous: null,
     launching: null,
+    instances: [],
     req_rate: 12.345,
-    last_deploy: { id: 3, service: name, version: 3, from_version: 2, result: 'succeeded', phases: [], started_at: '', finished_at: null, error: null },
+    last_deploy: { id: 3, service: name, kind: 'deploy', version: 3, from_version: 2, instances: 2, result: 'succeeded', phases: [], started_at: '', finished_at: null, error: null },
     ...over,
   };
 }
@@ -36,7 +41,7 @@ const view = (over: Partial<DashboardView> = {}): DashboardView => ({ selected: 
 describe('renderDashboard', () => {
   it('shows each service with state, current and previous version with launch time and age, req/s and the last deploy', () => {
     const text = renderDashboard(data, view()).join('\n');
-    expect(text).toMatch(/>\s+notes\s+READY\s+ok\s+v3 \(10:00:00, 30s ago\)\s+-\s+12.3\s+3 v3 succeeded/);
+    expect(text).toMatch(/>\s+notes\s+READY\s+ok\s+v3 \(10:00:00, 30s ago\)\s+-\s+2\/2\s+1\s+12.3\s+3 deploy v3 succeeded/);
     expect(text).toMatch(/other\s+ROLLOUT_WAIT\s+ok\s+v3 \(10:00:00, 30s ago\)\s+v2 \(09:58:30, 2m ago\)/);
   });
 
@@ -70,6 +75,21 @@ describe('renderDashboard', () => {
     const text = renderDashboard({ services: [], shards: [], apps: [], proxy: null, at: now }, view()).join('\n');
     expect(text).toContain('no services configured');
     expect(text).toContain('no shard stats yet');
+  });
+
+  it('shows the download queue, the newest events that fit, and a question in place of the message', () => {
+    const withMore: DashboardData = {
+      ...data,
+      downloads: [{ id: 7, state: 'active', url: 'http://o/big.iso', bytes: 512 * 1024, total: 1024 * 1024, speed_bps: 2048 }],
+      events: Array.from({ length: 100 }, (_, i) => `10:00:${String(i % 60).padStart(2, '0')}.000 service.exit e${i}`),
+    };
+    const lines = renderDashboard(withMore, view({ height: 40, question: 'deploy notes v3 -> new version? [y/N]', message: 'hidden' }));
+    const text = lines.join('\n');
+    expect(lines.length).toBeLessThanOrEqual(40);
+    expect(text).toMatch(/DOWNLOADS[\s\S]*7\s+active\s+512\.0 KiB \/ 1\.00 MiB \(50%\)\s+2\.00 KiB\/s\s+http:\/\/o\/big\.iso/);
+    expect(text).toMatch(/EVENTS\n[\s\S]*e99\n\n/);
+    expect(text).not.toContain(' e0\n');
+    expect(lines.at(-1)).toBe('deploy notes v3 -> new version? [y/N]');
   });
 
   it('uses colour only when the chalk it is given has it', () => {

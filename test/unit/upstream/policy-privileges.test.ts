@@ -2,6 +2,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NO_EVENTS } from '../../../src/control/events.js';
 import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
@@ -38,7 +39,7 @@ function upstream(config: object, saved?: object): { sub: UpstreamSubsystem; reg
   const stats = new StatsRegistry();
   open.push({ state, stats });
   const registry = new CommandRegistry();
-  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...config } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, registry };
+  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...config } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, registry, events: NO_EVENTS };
   return { sub: new UpstreamSubsystem(ctx), registry, state };
 }
 
