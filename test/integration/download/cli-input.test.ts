@@ -1,21 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupAgents, runCli, startAgent, tempDir } from '../../helpers/agent.js';
 
 afterEach(cleanupAgents);
 
 describe('proxyctl download input checks', () => {
   it('bad input: exit 2 for malformed flags and ids, exit 1 for what the agent refuses', async () => {
     const agent = await startAgent({ config: { downloads: { part_size: 65536 } } });
+    // What the CLI itself checks (exit 2), and a few refusals of the agent (exit 1); the rest of the agent's checks are in queue.test.ts.
     const cases: Array<[string[], number, RegExp]> = [
       [['download', 'add', 'http://h/x', '--sha256', 'abc'], 2, /--sha256: must be 64 hex digits/],
-      [['download', 'add', 'http://h/x', '--index', '-1'], 2, /index/i],
+      [['download', 'add'], 2, /give a URL \(more URLs are mirrors of the same file\), or --input-file FILE/],
+      [['download', 'add', '-i', '/nonexistent/jobs.txt'], 2, /--input-file \/nonexistent\/jobs\.txt: cannot read \(ENOENT\)/],
       [['download', 'info', 'abc'], 2, /job id must be a positive integer \(got "abc"\)/],
-      [['download', 'watch', '0'], 2, /job id must be a positive integer/],
-      [['download', 'pause'], 2, /give a job id or --all/],
-      [['download', 'pause', '1', '--all'], 2, /give a job id or --all/],
       [['download', 'add', 'ftp://h/x'], 1, /unsupported scheme "ftp"/],
-      [['download', 'add', 'http://h/x', '--dest', '/etc/x'], 1, /outside/],
-      [['download', 'info', '42'], 1, /no download job 42/],
+      [['download', 'add', 'http://h/x', '--dest', 'sub/dir/', '--max-rate', '1M'], 1, /names a directory/],
       [['download', 'cancel', '42'], 1, /no download job 42/],
     ];
     for (const [args, code, msg] of cases) {
@@ -23,6 +23,14 @@ describe('proxyctl download input checks', () => {
       expect(r.code, args.join(' ')).toBe(code);
       expect(r.stderr, args.join(' ')).toMatch(msg);
     }
-    expect(JSON.parse((await agent.cli(['download', 'list', '--json'])).stdout)).toEqual([]);
+    expect(await agent.rpc('download.list', {})).toEqual([]);
+  }, 120_000);
+
+  it('an agent refuses a config naming downloads.concurrency, saying it is now downloads.max_active', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ downloads: { concurrency: 2 } }));
+    const r = await runCli(['agent', 'start', '--state-dir', dir, '--config', join(dir, 'config.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/downloads\.concurrency: renamed to downloads\.max_active \(jobs downloading at once\); connections per job are downloads\.connections/);
   });
 });

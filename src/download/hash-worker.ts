@@ -1,0 +1,191 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * SHA-256 of file ranges, computed in a worker thread that reads them through
+ * the descriptor of `<dest>.partial` (the page cache, usually): hashing at
+ * ~1 GB/s would otherwise hold the event loop (and the control socket) for a
+ * second per GiB. Jobs use two: one for their parts' hashes (the journal, and
+ * the check of journaled parts after a restart), one for the whole file, fed
+ * the parts in order.
+ *
+ * Requests are answered in order. A stream is an incremental hash in the
+ * worker (`feed` ranges, then `digest`). The caller keeps the descriptor open
+ * until its requests are answered.
+ */
+
+type Request =
+  | { op: 'range'; id: number; fd: number; offset: number; length: number }
+  | { op: 'feed'; id: number; stream: number; fd: number; offset: number; length: number }
+  | { op: 'digest'; id: number; stream: number }
+  | { op: 'drop'; id: number; stream: number }
+  | { op: 'ping'; id: number };
+
+type Call = Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+
+interface Reply {
+  id: number;
+  hex?: string;
+  /** Bytes actually read (short at the end of the file). */
+  read?: number;
+  error?: string;
+}
+
+interface Pending {
+  resolve(r: Reply): void;
+  reject(err: Error): void;
+}
+
+export interface RangeHash {
+  sha256: string;
+  /** Bytes read: less than asked when the file ends early (a torn part). */
+  read: number;
+}
+
+export class HashWorker {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #next = 1;
+  #streams = 0;
+  #failure: Error | null = null;
+
+  constructor() {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.#worker.unref();
+    this.#worker.on('message', (r: Reply) => {
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      this.#pending.delete(r.id);
+      if (r.error !== undefined) p.reject(new Error(r.error));
+      else p.resolve(r);
+    });
+    const fail = (err: Error): void => {
+      this.#failure = err;
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    };
+    this.#worker.on('error', fail);
+    this.#worker.on('exit', (code) => fail(new Error(`hash worker exited (${code})`)));
+  }
+
+  #call(req: Call): Promise<Reply> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#next++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...req, id });
+    });
+  }
+
+  /** SHA-256 of `length` bytes at `offset` of the file. */
+  async hashRange(fd: number, offset: number, length: number): Promise<RangeHash> {
+    const r = await this.#call({ op: 'range', fd, offset, length });
+    return { sha256: r.hex!, read: r.read! };
+  }
+
+  /** A new incremental hash of the file's bytes from `start` on. */
+  stream(start = 0): HashStream {
+    return new HashStream(this, ++this.#streams, start);
+  }
+
+  /** @internal */
+  async feed(stream: number, fd: number, offset: number, length: number): Promise<number> {
+    return (await this.#call({ op: 'feed', stream, fd, offset, length })).read!;
+  }
+
+  /** @internal */
+  async digest(stream: number): Promise<string> {
+    return (await this.#call({ op: 'digest', stream })).hex!;
+  }
+
+  /** Resolves once every request sent before it is answered (the descriptors they read may close then). */
+  async ping(): Promise<void> {
+    if (this.#failure) return;
+    await this.#call({ op: 'ping' });
+  }
+
+  /** @internal */
+  drop(stream: number): void {
+    if (!this.#failure) this.#worker.postMessage({ op: 'drop', id: 0, stream });
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.terminate();
+  }
+}
+
+/** An incremental SHA-256 fed with ranges of a file, in the worker. */
+export class HashStream {
+  readonly #worker: HashWorker;
+  readonly #id: number;
+  /** Offset of the next byte to feed (requests may still be in flight). */
+  position: number;
+
+  constructor(worker: HashWorker, id: number, start: number) {
+    this.#worker = worker;
+    this.#id = id;
+    this.position = start;
+  }
+
+  /** Hashes the next `length` bytes of the file (at `position`); resolves once read. */
+  async feed(fd: number, length: number): Promise<void> {
+    const offset = this.position;
+    this.position += length;
+    const read = await this.#worker.feed(this.#id, fd, offset, length);
+    if (read !== length) throw new Error(`file ended at byte ${offset + read} while hashing up to ${offset + length}`);
+  }
+
+  /** The hex digest of everything fed (the stream ends). */
+  digest(): Promise<string> {
+    return this.#worker.digest(this.#id);
+  }
+
+  drop(): void {
+    this.#worker.drop(this.#id);
+  }
+
+  /** Every feed sent so far has been read. */
+  settled(): Promise<void> {
+    return this.#worker.ping();
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { readSync } = require('node:fs');
+const buf = Buffer.allocUnsafe(1 << 20);
+const streams = new Map();
+function hashInto(hash, fd, offset, length) {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), offset + done);
+    if (n === 0) break;
+    hash.update(n === buf.length ? buf : buf.subarray(0, n));
+    done += n;
+  }
+  return done;
+}
+parentPort.on('message', (m) => {
+  try {
+    if (m.op === 'range') {
+      const h = createHash('sha256');
+      const read = hashInto(h, m.fd, m.offset, m.length);
+      parentPort.postMessage({ id: m.id, hex: h.digest('hex'), read });
+    } else if (m.op === 'feed') {
+      let h = streams.get(m.stream);
+      if (!h) streams.set(m.stream, (h = createHash('sha256')));
+      parentPort.postMessage({ id: m.id, read: hashInto(h, m.fd, m.offset, m.length) });
+    } else if (m.op === 'digest') {
+      const h = streams.get(m.stream) || createHash('sha256');
+      streams.delete(m.stream);
+      parentPort.postMessage({ id: m.id, hex: h.digest('hex') });
+    } else if (m.op === 'drop') {
+      streams.delete(m.stream);
+    } else if (m.op === 'ping') {
+      parentPort.postMessage({ id: m.id });
+    }
+  } catch (err) {
+    parentPort.postMessage({ id: m.id, error: String((err && err.code) || (err && err.message) || err) });
+  }
+});
+`;

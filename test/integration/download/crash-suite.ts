@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { cleanupNginx, hasNginx, startNginx } from '../../helpers/nginx.js';
+import { add, info, sha256File, waitJob } from './helpers.js';
+
+/** kill -9 of a real agent mid-download, for both stores: only what was durable counts, and it is enough. */
+
+const PART = 128 * 1024;
+
+afterEach(async () => {
+  await cleanupAgents();
+  await cleanupNginx();
+});
+
+
+/** Bytes the job holds durably, as the DB says after a crash. */
+function durableBytes(stateDir: string, id: number): number {
+  const db = new Database(join(stateDir, 'state.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT bytes FROM download_jobs WHERE id = ?').get(id) as { bytes: number }).bytes;
+  } finally {
+    db.close();
+  }
+}
+
+/** The suite for one store (crash-file.test.ts, crash-sqlite.test.ts: two files, so they run side by side). */
+export function crashSuite(store: 'file' | 'sqlite'): void {
+  describe.skipIf(!hasNginx())(`the ${store} store under kill -9`, () => {
+    const config = { downloads: { store, part_size: PART }, proxy: { health_check: false } };
+
+    it('five kills at random moments: the file ends byte-exact, each kill costing at most one part', async () => {
+      // nginx lets a new connection have a second's worth at once: each restart gets that much for free.
+      const n = await startNginx({ limitRate: 512 * 1024 });
+      const size = 4 * 1024 * 1024;
+      const f = n.addFile('k.bin', size);
+      let agent = await startAgent({ config, logLevel: 'info' });
+      const id = await add(agent, { url: n.url('limited/k.bin'), sha256: f.sha256 });
+      const partial = join(agent.stateDir, 'downloads', 'k.bin.partial');
+      const losses: number[] = [];
+      const held: number[] = [];
+      for (let kill = 0; kill < 5; kill++) {
+        const before = (await info(agent, id)).bytes;
+        // A random moment once the job moves again.
+        const moving = await waitJob(agent, id, (j) => (j.state === 'active' && j.bytes > before) || j.state !== 'active', 20_000);
+        expect(moving.state, `kill ${kill}: ${moving.error}`).toBe('active');
+        await new Promise((r) => setTimeout(r, 30 + Math.random() * 220));
+        await agent.kill9();
+        // What the dead agent had received (written at its offsets) against what it had made durable.
+        const received = existsSync(partial) ? statSync(partial).size : 0;
+        const durable = durableBytes(agent.stateDir, id);
+        expect(durable % PART).toBe(0);
+        losses.push(received - durable);
+        held.push(durable);
+        agent = await startAgent({ config, stateDir: agent.stateDir, logLevel: 'info' });
+      }
+      const j = await waitJob(agent, id, undefined, 30_000);
+      expect(j, String(j.error)).toMatchObject({ state: 'done', bytes: size, restarts: 0 });
+      expect(sha256File(join(agent.stateDir, 'downloads', 'k.bin'))).toBe(f.sha256);
+      for (const loss of losses) {
+        expect(loss).toBeGreaterThanOrEqual(0);
+        expect(loss).toBeLessThanOrEqual(PART);
+      }
+      // Every restart asked for exactly the bytes after the durable ones, and nothing else was fetched twice.
+      const starts = n.requests().slice(1).map((r) => (r.range === null ? 0 : Number(/^bytes=(\d+)-$/.exec(r.range)?.[1])));
+      expect(starts).toEqual(held);
+      expect(j.resumes).toBe(held.filter((h) => h > 0).length);
+    }, 180_000);
+
+    it('a paused job stays paused across a SIGKILL and resumes where it was durable', async () => {
+      const n = await startNginx({ limitRate: 512 * 1024 });
+      const f = n.addFile('p.bin', 1024 * 1024);
+      const first = await startAgent({ config });
+      const id = await add(first, { url: n.url('limited/p.bin'), sha256: f.sha256 });
+      await waitJob(first, id, (j) => j.bytes >= 300 * 1024);
+      await first.rpc('download.pause', { id });
+      await waitJob(first, id, (j) => j.state === 'paused' && j.active_connections === 0);
+      await first.kill9();
+      const durable = durableBytes(first.stateDir, id);
+      const second = await startAgent({ config, stateDir: first.stateDir });
+      expect(await info(second, id)).toMatchObject({ state: 'paused', bytes: durable });
+      await second.rpc('download.resume', { id });
+      expect((await waitJob(second, id)).state).toBe('done');
+      expect(sha256File(join(second.stateDir, 'downloads', 'p.bin'))).toBe(f.sha256);
+      expect(n.requests().slice(1).map((r) => r.range)).toEqual([`bytes=${durable}-`]);
+    });
+
+    it('a crash between the rename and `done` ends in done at restart, not in a destination clash', async () => {
+      const n = await startNginx();
+      const f = n.addFile('r.bin', 3 * PART + 1000);
+      const first = await startAgent({ config });
+      const id = await add(first, { url: n.url('r.bin'), sha256: f.sha256 });
+      expect((await waitJob(first, id)).state).toBe('done');
+      await first.stop();
+      // Rewind the DB to the moment after the rename: parts still recorded, state verifying.
+      const db = new Database(join(first.stateDir, 'state.db'));
+      for (let i = 0; i * PART < f.data.length; i++) {
+        const data = f.data.subarray(i * PART, (i + 1) * PART);
+        const sha = createHash('sha256').update(data).digest('hex');
+        if (store === 'file') db.prepare('INSERT INTO download_journal (job_id, part, offset, length, sha256) VALUES (?, ?, ?, ?, ?)').run(id, i, i * PART, data.length, sha);
+        else db.prepare('INSERT INTO download_parts (job_id, part, data, sha256) VALUES (?, ?, ?, ?)').run(id, i, data, sha);
+      }
+      db.prepare("UPDATE download_jobs SET state = 'verifying', finished_at = NULL WHERE id = ?").run(id);
+      db.close();
+      const second = await startAgent({ config, stateDir: first.stateDir });
+      const j = await waitJob(second, id);
+      expect(j, JSON.stringify(j)).toMatchObject({ state: 'done', error: null, bytes: f.data.length });
+      expect(sha256File(join(second.stateDir, 'downloads', 'r.bin'))).toBe(f.sha256);
+      // The file store recognises its own file by the journal's hashes: nothing is fetched again.
+      if (store === 'file') expect(n.requests()).toHaveLength(1);
+    });
+  });
+}
