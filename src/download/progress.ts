@@ -70,7 +70,7 @@ export interface WatchOptions {
  * at every `lineEveryMs`, and when it ends.
  */
 export async function watchJobs(client: ControlClient, ids: readonly number[], out: WatchOutput, c: ChalkInstance, opts: WatchOptions = {}): Promise<JobView[]> {
-  const intervalMs = opts.intervalMs ?? 250;
+  const intervalMs = opts.intervalMs ?? 100;
   const lineEveryMs = opts.lineEveryMs ?? 10_000;
   let drawn = 0;
   let lastLines = Date.now();

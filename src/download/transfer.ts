@@ -250,6 +250,15 @@ export class Transfer {
 
   /** Fetches until every part is held ('complete') or the job is stopped. Throws when the job fails. */
   async run(): Promise<'complete' | 'stopped'> {
+    try {
+      return await this.#runLanes();
+    } finally {
+      // What each source delivered, as far as it got (commits save it on the way too).
+      this.#saveSources();
+    }
+  }
+
+  async #runLanes(): Promise<'complete' | 'stopped'> {
     const map = this.files.map;
     if (map.total !== null) await this.#checkSpace();
     for (;;) {

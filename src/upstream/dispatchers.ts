@@ -3,6 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, interceptors, type Dispatcher } from 'undici';
 import { ProxyctlError } from '../errors.js';
 import { DIRECT } from './proxy-spec.js';
+import { guardPausedFinish } from './undici-patch.js';
 
 /**
  * One connection pool per member of the proxy list (and one for DIRECT), built
@@ -38,6 +39,7 @@ export class DispatcherPool {
 
   constructor(timeouts: DispatcherTimeouts) {
     this.#timeouts = timeouts;
+    guardPausedFinish();
   }
 
   /** The pool for health probes through `address` (no redirects followed). */
