@@ -469,7 +469,8 @@ export class DownloadManager {
       const outcome = await transfer.run();
       if (outcome === 'stopped' || run.stop) return await this.#afterStop(job, run, files);
       this.#setState(job.id, 'verifying');
-      this.#log.info({ job: job.id, bytes: transfer.bytes() }, 'download complete, verifying');
+      const t = transfer.timings;
+      this.#log.info({ job: job.id, bytes: transfer.bytes(), commits: t.commits, commit_ms: Math.round(t.commitMs), hash_wait_ms: Math.round(t.hashWaitMs), durable_wait_ms: Math.round(t.durableWaitMs) }, 'download complete, verifying');
       let finished;
       try {
         finished = await finishJob(transfer.job, files, { rules: this.#rules(), partHasher: this.#partHasher, log: this.#log });

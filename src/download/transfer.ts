@@ -142,6 +142,11 @@ export class Transfer {
   #proxy: string | null;
   /** When a request through each proxy (DIRECT: '') last ended well: its connection went back to the pool. */
   readonly #okAt = new Map<string, number>();
+  /**
+   * Where the time of a transfer goes, for the log: lanes waiting for their last part to be
+   * durable; in the commits, waiting for the parts' hashes, and the whole commit.
+   */
+  readonly timings = { durableWaitMs: 0, hashWaitMs: 0, commitMs: 0, commits: 0 };
   /** Bytes written since the last background fdatasync began, and that sync. */
   #unsynced = 0;
   #syncing: Promise<void> | null = null;
@@ -283,8 +288,9 @@ export class Transfer {
   /** Starts lanes up to the job's connections while there is unclaimed work. */
   #spawn(): void {
     if (this.#ended()) return;
-    const want = this.#sequential ? 1 : this.files.map.total === null ? 1 : this.#connections;
-    for (let id = 0; id < want && this.#lanes.size < want; id++) {
+    // One lane (the owner of the rest of the file, or the first asking while the size is unknown), else all of them.
+    const ids = this.#sequential ? [this.#owner] : this.files.map.total === null ? [0] : Array.from({ length: this.#connections }, (_, i) => i);
+    for (const id of ids) {
       if (this.#lanes.has(id)) continue;
       if (this.files.map.total !== null && this.files.map.freeCount() === 0) return;
       const lane: Lane = { id, ctrl: null, attempt: null, bytes: 0, windowBytes: 0, windowStart: 0, slow: false, cancelled: false, commits: [], staleRetried: false };
@@ -558,7 +564,11 @@ export class Transfer {
         if (pos >= part.offset + part.length) {
           // The next part begins only once the last is durable: a crash never costs more than one part.
           writer.cut();
-          for (const c of lane.commits.splice(0)) await c;
+          if (lane.commits.length > 0) {
+            const waited = performance.now();
+            for (const c of lane.commits.splice(0)) await c;
+            this.timings.durableWaitMs += performance.now() - waited;
+          }
           if (this.#ended() || signal.aborted) return false;
           part = map.at(pos);
         }
@@ -619,6 +629,7 @@ export class Transfer {
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
+      const started = performance.now();
       try {
         const parts = batch.map((q) => q.part);
         const fd = this.files.partial.fd;
@@ -629,7 +640,10 @@ export class Transfer {
             return fed ?? (await this.#d.partHasher.hashRange(fd, p.offset, p.length)).sha256;
           }),
         );
+        this.timings.hashWaitMs += performance.now() - started;
         await this.#d.store.commit(this.job, this.files, parts, hashes);
+        this.timings.commitMs += performance.now() - started;
+        this.timings.commits++;
       } catch (err) {
         this.#committerError ??= err;
         for (const q of [...batch, ...this.#queue.splice(0)]) q.reject(err);

@@ -67,12 +67,6 @@ export class DispatcherPool {
     this.#drop((address) => !addresses.has(address));
   }
 
-  /** Forgets the CA files read so far (they are read again at the next use). */
-  reloadCas(): void {
-    this.#cas.clear();
-    this.#drop((_address, caFile) => caFile !== null);
-  }
-
   async close(): Promise<void> {
     const all = [...this.#entries.values()];
     this.#entries.clear();
