@@ -4,6 +4,8 @@ import { request } from 'undici';
 import type { DownloadsConfig } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
 import type { FailureEvidence, ProxyAttempt, ProxyJob, ProxyRouter } from '../upstream/api.js';
+import { Committer } from './committer.js';
+import { Sources } from './sources.js';
 import type { HashStream, HashWorker } from './hash-worker.js';
 import type { JobRecord, SourceRecord } from './job.js';
 import type { JobFiles } from './job-files.js';
@@ -69,11 +71,6 @@ export interface TransferDeps {
 }
 
 const USER_AGENT = 'proxyctl-download/1';
-/**
- * With the file store, the partial file is fdatasync'ed in the background every this many
- * bytes, so the fdatasync of a part's commit finds little left to write.
- */
-const SYNC_AHEAD = 4 * 1024 * 1024;
 /** A kept-alive connection older than this (undici closes idle ones after 4 s) is not reused. */
 const KEEP_ALIVE_MS = 4000;
 /** Errors of a request written onto a connection the other side had just closed. */
@@ -107,12 +104,6 @@ interface Lane {
   staleRetried: boolean;
 }
 
-/** A complete part waiting for the committer, and who waits for it. */
-interface Queued {
-  part: Part;
-  resolve(): void;
-  reject(err: unknown): void;
-}
 
 export class Transfer {
   readonly job: JobRecord;
@@ -129,53 +120,21 @@ export class Transfer {
   /** One connection for the rest of the file (one requested, no Range, or the size unknown). */
   #sequential: boolean;
   #spaceChecked = false;
-  #lastSkip: string | null = null;
-  /** Parts complete and waiting for the committer. */
-  #queue: Queued[] = [];
+  readonly #sources: Sources;
   /** The lane that has the whole rest of the file in sequential mode. */
   #owner = 0;
-  #committing: Promise<void> | null = null;
-  #committerError: unknown = null;
+  readonly #committer: Committer;
   /** Requests of this run so far (the first one of a job holding bytes is a resume). */
   #requests = 0;
   #restarting: Promise<void> | null = null;
   #proxy: string | null;
   /** When a request through each proxy (DIRECT: '') last ended well: its connection went back to the pool. */
   readonly #okAt = new Map<string, number>();
-  /**
-   * Where the time of a transfer goes, for the log: lanes waiting for their last part to be
-   * durable; in the commits, waiting for the parts' hashes, and the whole commit.
-   */
-  readonly timings = { durableWaitMs: 0, hashWaitMs: 0, commitMs: 0, commits: 0 };
-  /** Bytes written since the last background fdatasync began, and that sync. */
-  #unsynced = 0;
-  #syncing: Promise<void> | null = null;
-  /** Reported by the writers: a run of bytes is in the file (feeds part hashes, syncs ahead). */
-  readonly #written = (offset: number, length: number): void => {
-    const part = this.files.map.at(offset);
-    const h = part.hash;
-    if (offset === part.offset && part.written > 0 && !h) part.hash = this.#d.partHasher.stream(part.offset);
-    const hash = part.hash;
-    if (hash && hash.position === offset) {
-      hash.feed(this.files.partial.fd, length).catch(() => {
-        if (part.hash === hash) part.hash = null;
-      });
-    } else if (hash) {
-      // Not in order: hashed from the file at the commit.
-      hash.drop();
-      part.hash = null;
-    }
-    if (this.#d.store.syncsFile) {
-      this.#unsynced += length;
-      if (this.#unsynced >= SYNC_AHEAD && !this.#syncing) {
-        this.#unsynced = 0;
-        this.#syncing = this.files.partial.datasync().then(
-          () => void (this.#syncing = null),
-          (err: unknown) => this.#fail(err),
-        );
-      }
-    }
-  };
+  /** Where the time of a transfer goes, for the log: lanes waiting for their last part to be durable, and the commits. */
+  get timings(): { durableWaitMs: number; hashWaitMs: number; commitMs: number; commits: number } {
+    return { durableWaitMs: this.#durableWaitMs, ...this.#committer.timings };
+  }
+  #durableWaitMs = 0;
 
   constructor(job: JobRecord, files: JobFiles, deps: TransferDeps) {
     this.job = job;
@@ -185,11 +144,13 @@ export class Transfer {
     this.#connections = Math.max(1, job.connections ?? deps.config.connections);
     this.#sequential = this.#connections === 1 || (files.map.total === null && !files.map.untouched());
     this.#proxy = job.proxy;
-    const transfer = this;
+    this.#sources = new Sources(job, deps.table, deps.log);
+    this.#committer = new Committer(job, files, { store: deps.store, partHasher: deps.partHasher, onError: (err) => this.#fail(err), onCommitted: () => this.#sources.save() });
+    const sources = this.#sources;
     this.#pjob = {
       key: job.sha256 ?? job.url,
       get sources() {
-        return transfer.#usable().map((s) => s.url);
+        return sources.usable().map((s) => s.url);
       },
       maxRetries: deps.config.max_retries,
       caFile: deps.caFile,
@@ -259,7 +220,7 @@ export class Transfer {
       return await this.#runLanes();
     } finally {
       // What each source delivered, as far as it got (commits save it on the way too).
-      this.#saveSources();
+      this.#sources.save();
     }
   }
 
@@ -270,14 +231,14 @@ export class Transfer {
       this.#spawn();
       while (this.#running.size > 0) await Promise.race(this.#running);
       // A lane that let go of a part after the others ended (its mirror was dropped) leaves work: go on.
-      if (this.#ended() || map.complete() || this.#usable().length === 0) break;
+      if (this.#ended() || map.complete() || this.#sources.usable().length === 0) break;
       if (map.total !== null && map.freeCount() === 0) break;
     }
     await this.#drainCommits();
     if (this.#fatal) throw this.#fatal;
     if (this.#stopReason) return 'stopped';
     if (this.files.map.complete()) return 'complete';
-    if (this.#usable().length === 0) throw new JobFailure(this.#lastSkip ?? 'no usable source left');
+    if (this.#sources.usable().length === 0) throw new JobFailure(this.#sources.lastDrop ?? 'no usable source left');
     throw new JobFailure('the transfer stopped before the file was complete');
   }
 
@@ -312,16 +273,6 @@ export class Transfer {
     this.#stop.abort(this.#fatal);
   }
 
-  #usable(): SourceRecord[] {
-    return this.job.sources.filter((s) => s.state === 'usable');
-  }
-
-  /** Lane k's mirror: the usable ones in turn. */
-  #source(lane: Lane): SourceRecord | null {
-    const usable = this.#usable();
-    return usable.length === 0 ? null : usable[lane.id % usable.length]!;
-  }
-
   async #lane(lane: Lane): Promise<void> {
     const map = this.files.map;
     while (!this.#ended()) {
@@ -329,7 +280,7 @@ export class Transfer {
       if (this.#sequential && lane.id !== this.#owner) return;
       // Until the size is known only the first lane asks (its answer says whether Range works).
       if (!this.#sequential && map.total === null && lane.id !== 0) return;
-      const source = this.#source(lane);
+      const source = this.#sources.forLane(lane.id);
       if (!source) return;
       const run = map.claim(lane.id, this.#sequential);
       if (!run) return;
@@ -366,7 +317,7 @@ export class Transfer {
     lane.windowStart = Date.now();
     lane.slow = false;
     lane.cancelled = false;
-    const writer = new LaneWriter(this.files.partial, this.#written);
+    const writer = new LaneWriter(this.files.partial, (offset, length) => this.#committer.written(offset, length));
     let status: number | undefined;
     try {
       if (this.#ended()) return;
@@ -387,7 +338,7 @@ export class Transfer {
       if (d.kind === 'not-satisfiable' || d.kind === 'mismatch') {
         await res.body.dump().catch(() => undefined);
         if (d.kind === 'not-satisfiable') return await this.#notSatisfiable(lane, source, range, attempt, ctrl.signal);
-        if (this.#usable().length > 1) this.#refuse(source, `answered a ranged request with another file: ${d.reason}`);
+        if (this.#sources.hasOther(source)) this.#refuse(source, `answered a ranged request with another file: ${d.reason}`);
         else await this.#restartFromZero(lane, d.reason);
         return;
       }
@@ -455,7 +406,7 @@ export class Transfer {
       // Unless nothing is held yet (then this body simply is the file), a server that ignores
       // Range is refused while another mirror remains, and a lone one restarts the job.
       if (!map.untouched() || this.#restarting !== null) {
-        if (this.#usable().some((s) => s !== source)) {
+        if (this.#sources.hasOther(source)) {
           this.#refuse(source, `does not honour Range (${d.reason})`);
           return null;
         }
@@ -469,7 +420,7 @@ export class Transfer {
     }
     if (total !== null && map.total !== null && total !== map.total) {
       const reason = `size ${total} differs from the job's ${map.total}`;
-      if (this.#usable().length > 1) this.#refuse(source, reason);
+      if (this.#sources.hasOther(source)) this.#refuse(source, reason);
       else await this.#restartFromZero(lane, `the file changed (${reason})`);
       return null;
     }
@@ -518,7 +469,7 @@ export class Transfer {
     if (source.etag === null && source.last_modified === null) {
       source.etag = v.etag;
       source.last_modified = v.lastModified;
-      this.#saveSources();
+      this.#sources.save();
     }
   }
 
@@ -567,7 +518,7 @@ export class Transfer {
           if (lane.commits.length > 0) {
             const waited = performance.now();
             for (const c of lane.commits.splice(0)) await c;
-            this.timings.durableWaitMs += performance.now() - waited;
+            this.#durableWaitMs += performance.now() - waited;
           }
           if (this.#ended() || signal.aborted) return false;
           part = map.at(pos);
@@ -610,74 +561,23 @@ export class Transfer {
     part.queued = true;
     const commit = writer.flush().then(() => {
       this.files.flushed(part);
-      return this.#enqueue(part);
+      return this.#committer.commit(part);
     });
     commit.catch((err: unknown) => this.#fail(err));
     lane.commits.push(commit);
   }
 
-  /** Resolves once the part is durable. */
-  #enqueue(part: Part): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ part, resolve, reject });
-      this.#committing ??= this.#commitLoop().finally(() => (this.#committing = null));
-    });
-  }
-
-  /** One commit at a time, of every part queued meanwhile (one fdatasync for all of them). */
-  async #commitLoop(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      const started = performance.now();
-      try {
-        const parts = batch.map((q) => q.part);
-        const fd = this.files.partial.fd;
-        const hashes = await Promise.all(
-          parts.map(async (p) => {
-            const fed = p.hash && p.hash.position === p.offset + p.length ? await p.hash.digest().catch(() => null) : null;
-            if (!fed) p.hash?.drop();
-            return fed ?? (await this.#d.partHasher.hashRange(fd, p.offset, p.length)).sha256;
-          }),
-        );
-        this.timings.hashWaitMs += performance.now() - started;
-        await this.#d.store.commit(this.job, this.files, parts, hashes);
-        this.timings.commitMs += performance.now() - started;
-        this.timings.commits++;
-      } catch (err) {
-        this.#committerError ??= err;
-        for (const q of [...batch, ...this.#queue.splice(0)]) q.reject(err);
-        return;
-      }
-      for (const { part } of batch) {
-        part.held = true;
-        part.data = null;
-        part.hash = null;
-        part.lane = -1;
-      }
-      this.job.bytes = this.files.map.heldBytes();
-      this.#saveSources();
-      for (const q of batch) q.resolve();
+  /** Every commit queued has landed; a failed one fails the transfer. */
+  async #drainCommits(): Promise<void> {
+    try {
+      await this.#committer.drain();
+    } catch (err) {
+      this.#fatal ??= err instanceof Error ? err : new Error(String(err));
     }
   }
 
-  async #drainCommits(): Promise<void> {
-    while (this.#committing) await this.#committing;
-    if (this.#committerError && !this.#fatal) this.#fatal = this.#committerError instanceof Error ? this.#committerError : new Error(String(this.#committerError));
-  }
-
-  #saveSources(): void {
-    this.#d.table.update(this.job.id, { sources: this.job.sources });
-  }
-
   #refuse(source: SourceRecord, reason: string): void {
-    if (source.state !== 'usable') return;
-    source.state = 'refused';
-    source.last_error = reason;
-    this.#lastSkip = `${source.url} refused: ${reason}`;
-    this.#saveSources();
-    this.#d.log.warn({ job: this.job.id, source: source.url, reason }, 'mirror refused for this job');
-    if (this.#usable().length === 0) throw new JobFailure(`no usable source left: ${this.#lastSkip}`);
+    if (!this.#sources.refuse(source, reason)) throw new JobFailure(this.#sources.lastDrop!);
   }
 
   /**
@@ -723,7 +623,7 @@ export class Transfer {
 
   /** 416 for bytes from `range.start`: the size without a range decides. */
   async #notSatisfiable(lane: Lane, source: SourceRecord, range: ByteRange, attempt: ProxyAttempt, signal: AbortSignal): Promise<void> {
-    if (this.#usable().length > 1) {
+    if (this.#sources.hasOther(source)) {
       this.#refuse(source, `answered 416 to bytes from ${range.start}: its file is shorter`);
       return;
     }
@@ -753,16 +653,12 @@ export class Transfer {
     this.#d.log.info({ job: this.job.id, lane: lane.id, source: source.url, proxy: attempt.proxy ?? 'DIRECT', blame: decision.blame, action: decision.action, delay_ms: decision.delayMs, bytes: lane.bytes }, `download request failed: ${decision.reason}`);
     if (decision.action === 'fail') throw new JobFailure(decision.reason);
     if (decision.action === 'skip-source') {
-      source.state = 'skipped';
-      this.#lastSkip = decision.reason;
-      this.#saveSources();
-      this.#d.log.warn({ job: this.job.id, source: source.url, reason: decision.reason }, 'mirror skipped for this job');
-      if (this.#usable().length === 0) throw new JobFailure(decision.reason);
+      if (!this.#sources.skip(source, decision.reason)) throw new JobFailure(decision.reason);
       return;
     }
     if (decision.blame === 'proxy' && decision.delayMs === 0) this.#d.metrics.failover();
     else this.#d.metrics.retry();
-    this.#saveSources();
+    this.#sources.save();
     if (decision.delayMs > 0) await this.#d.sleep(decision.delayMs, this.#stop.signal).catch(() => undefined);
   }
 }
