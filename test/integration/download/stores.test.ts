@@ -59,6 +59,10 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
     expect(gets.slice(1).every((r) => r.status === 206 && /^bytes=\d+-\d+$/.test(r.range!))).toBe(true);
     expect(gets).toHaveLength(1 + Math.ceil(f.data.length / PART));
     expect(n.bytesServed()).toBe(2 * f.data.length);
+    // The queue is idle: state.db gave the parts' pages back and its WAL is empty.
+    const db = join(h.stateDir, 'state.db');
+    await waitFor('an empty WAL', () => !existsSync(`${db}-wal`) || statSync(`${db}-wal`).size === 0);
+    expect(statSync(db).size).toBeLessThan(1024 * 1024);
   });
 
   it('pause aborts the request; resume continues byte-exact with Range and If-Range', async () => {
