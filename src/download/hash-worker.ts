@@ -42,37 +42,52 @@ export interface RangeHash {
 }
 
 export class HashWorker {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
+  #worker: Worker | null = null;
+  /** Moves when a worker dies: streams of an older one lost their state. */
+  #generation = 0;
+  #pending = new Map<number, Pending>();
   #next = 1;
   #streams = 0;
-  #failure: Error | null = null;
+  #closed = false;
 
-  constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.#worker.unref();
-    this.#worker.on('message', (r: Reply) => {
-      const p = this.#pending.get(r.id);
+  /** The worker, started (again, after one died) on first use. */
+  #get(): Worker {
+    if (this.#worker) return this.#worker;
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const pending = new Map<number, Pending>();
+    this.#pending = pending;
+    worker.unref();
+    worker.on('message', (r: Reply) => {
+      const p = pending.get(r.id);
       if (!p) return;
-      this.#pending.delete(r.id);
+      pending.delete(r.id);
       if (r.error !== undefined) p.reject(new Error(r.error));
       else p.resolve(r);
     });
     const fail = (err: Error): void => {
-      this.#failure = err;
-      for (const p of this.#pending.values()) p.reject(err);
-      this.#pending.clear();
+      if (this.#worker !== worker) return;
+      this.#worker = null;
+      this.#generation++;
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
     };
-    this.#worker.on('error', fail);
-    this.#worker.on('exit', (code) => fail(new Error(`hash worker exited (${code})`)));
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`hash worker exited (${code})`)));
+    this.#worker = worker;
+    return worker;
+  }
+
+  get generation(): number {
+    return this.#generation;
   }
 
   #call(req: Call): Promise<Reply> {
-    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closed) return Promise.reject(new Error('hash worker closed'));
+    const worker = this.#get();
     const id = this.#next++;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...req, id });
+      worker.postMessage({ ...req, id });
     });
   }
 
@@ -84,7 +99,7 @@ export class HashWorker {
 
   /** A new incremental hash of the file's bytes from `start` on. */
   stream(start = 0): HashStream {
-    return new HashStream(this, ++this.#streams, start);
+    return new HashStream(this, ++this.#streams, start, this.#generation);
   }
 
   /** @internal */
@@ -99,17 +114,20 @@ export class HashWorker {
 
   /** Resolves once every request sent before it is answered (the descriptors they read may close then). */
   async ping(): Promise<void> {
-    if (this.#failure) return;
-    await this.#call({ op: 'ping' });
+    if (!this.#worker) return;
+    await this.#call({ op: 'ping' }).catch(() => undefined);
   }
 
   /** @internal */
   drop(stream: number): void {
-    if (!this.#failure) this.#worker.postMessage({ op: 'drop', id: 0, stream });
+    this.#worker?.postMessage({ op: 'drop', id: 0, stream });
   }
 
   async close(): Promise<void> {
-    await this.#worker.terminate();
+    this.#closed = true;
+    const w = this.#worker;
+    this.#worker = null;
+    if (w) await w.terminate();
   }
 }
 
@@ -117,17 +135,25 @@ export class HashWorker {
 export class HashStream {
   readonly #worker: HashWorker;
   readonly #id: number;
+  readonly #generation: number;
   /** Offset of the next byte to feed (requests may still be in flight). */
   position: number;
 
-  constructor(worker: HashWorker, id: number, start: number) {
+  constructor(worker: HashWorker, id: number, start: number, generation: number) {
     this.#worker = worker;
     this.#id = id;
     this.position = start;
+    this.#generation = generation;
+  }
+
+  /** The worker holding this stream's state died: a digest now would be of part of the bytes. */
+  #check(): void {
+    if (this.#worker.generation !== this.#generation) throw new Error('the hash worker restarted; this hash is lost');
   }
 
   /** Hashes the next `length` bytes of the file (at `position`); resolves once read. */
   async feed(fd: number, length: number): Promise<void> {
+    this.#check();
     const offset = this.position;
     this.position += length;
     const read = await this.#worker.feed(this.#id, fd, offset, length);
@@ -135,7 +161,8 @@ export class HashStream {
   }
 
   /** The hex digest of everything fed (the stream ends). */
-  digest(): Promise<string> {
+  async digest(): Promise<string> {
+    this.#check();
     return this.#worker.digest(this.#id);
   }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanupAgents, startAgent, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
 import { cleanupNginx, hasNginx, startNginx, type Nginx } from '../../helpers/nginx.js';
 import { waitFor } from '../../helpers/wait.js';
 import { add, info, sha256File, waitJob } from './helpers.js';
@@ -114,6 +114,33 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/jobs\.txt:2: unknown option "speed"/);
     expect((await agent.rpc<unknown[]>('download.list', {})).length).toBe(before + 2);
+  });
+
+  it('bad input: exit 2 for what the CLI checks, exit 1 for what the agent refuses, nothing queued', async () => {
+    const before = (await agent.rpc<unknown[]>('download.list', {})).length;
+    // The agent's own checks are in queue.test.ts; these are the CLI's, and the way a refusal comes back.
+    const cases: Array<[string[], number, RegExp]> = [
+      [['download', 'add', 'http://h/x', '--sha256', 'abc'], 2, /--sha256: must be 64 hex digits/],
+      [['download', 'add'], 2, /give a URL \(more URLs are mirrors of the same file\), or --input-file FILE/],
+      [['download', 'add', '-i', '/nonexistent/jobs.txt'], 2, /--input-file \/nonexistent\/jobs\.txt: cannot read \(ENOENT\)/],
+      [['download', 'info', 'abc'], 2, /job id must be a positive integer \(got "abc"\)/],
+      [['download', 'add', 'ftp://h/x'], 1, /unsupported scheme "ftp"/],
+      [['download', 'add', 'http://h/x', '--dest', 'sub/dir/', '--max-rate', '1M'], 1, /names a directory/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await agent.cli(args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+    }
+    expect((await agent.rpc<unknown[]>('download.list', {})).length).toBe(before);
+  });
+
+  it('agent start refuses a config naming downloads.concurrency, saying it is now downloads.max_active', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ downloads: { concurrency: 2 } }));
+    const r = await runCli(['agent', 'start', '--state-dir', dir, '--config', join(dir, 'config.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/downloads\.concurrency: renamed to downloads\.max_active \(jobs downloading at once\); connections per job are downloads\.connections/);
   });
 
   it('purge removes ended jobs; --json prints what the socket returned', async () => {

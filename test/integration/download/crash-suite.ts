@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -69,48 +68,5 @@ export function crashSuite(store: 'file' | 'sqlite'): void {
       expect(starts).toEqual(held);
       expect(j.resumes).toBe(held.filter((h) => h > 0).length);
     }, 180_000);
-
-    it('a paused job stays paused across a SIGKILL and resumes where it was durable', async () => {
-      const n = await startNginx({ limitRate: 512 * 1024 });
-      const f = n.addFile('p.bin', 1024 * 1024);
-      const first = await startAgent({ config });
-      const id = await add(first, { url: n.url('limited/p.bin'), sha256: f.sha256 });
-      await waitJob(first, id, (j) => j.bytes >= 300 * 1024);
-      await first.rpc('download.pause', { id });
-      await waitJob(first, id, (j) => j.state === 'paused' && j.active_connections === 0);
-      await first.kill9();
-      const durable = durableBytes(first.stateDir, id);
-      const second = await startAgent({ config, stateDir: first.stateDir });
-      expect(await info(second, id)).toMatchObject({ state: 'paused', bytes: durable });
-      await second.rpc('download.resume', { id });
-      expect((await waitJob(second, id)).state).toBe('done');
-      expect(sha256File(join(second.stateDir, 'downloads', 'p.bin'))).toBe(f.sha256);
-      expect(n.requests().slice(1).map((r) => r.range)).toEqual([`bytes=${durable}-`]);
-    });
-
-    it('a crash between the rename and `done` ends in done at restart, not in a destination clash', async () => {
-      const n = await startNginx();
-      const f = n.addFile('r.bin', 3 * PART + 1000);
-      const first = await startAgent({ config });
-      const id = await add(first, { url: n.url('r.bin'), sha256: f.sha256 });
-      expect((await waitJob(first, id)).state).toBe('done');
-      await first.stop();
-      // Rewind the DB to the moment after the rename: parts still recorded, state verifying.
-      const db = new Database(join(first.stateDir, 'state.db'));
-      for (let i = 0; i * PART < f.data.length; i++) {
-        const data = f.data.subarray(i * PART, (i + 1) * PART);
-        const sha = createHash('sha256').update(data).digest('hex');
-        if (store === 'file') db.prepare('INSERT INTO download_journal (job_id, part, offset, length, sha256) VALUES (?, ?, ?, ?, ?)').run(id, i, i * PART, data.length, sha);
-        else db.prepare('INSERT INTO download_parts (job_id, part, data, sha256) VALUES (?, ?, ?, ?)').run(id, i, data, sha);
-      }
-      db.prepare("UPDATE download_jobs SET state = 'verifying', finished_at = NULL WHERE id = ?").run(id);
-      db.close();
-      const second = await startAgent({ config, stateDir: first.stateDir });
-      const j = await waitJob(second, id);
-      expect(j, JSON.stringify(j)).toMatchObject({ state: 'done', error: null, bytes: f.data.length });
-      expect(sha256File(join(second.stateDir, 'downloads', 'r.bin'))).toBe(f.sha256);
-      // The file store recognises its own file by the journal's hashes: nothing is fetched again.
-      if (store === 'file') expect(n.requests()).toHaveLength(1);
-    });
   });
 }

@@ -50,3 +50,4 @@ describe('sizes, headers and talk words', () => {
     expect(talkWords(`http://a/x header="Authorization: Bearer t" dest='my file.bin' rate=1M`)).toEqual(['http://a/x', 'header=Authorization: Bearer t', 'dest=my file.bin', 'rate=1M']);
   });
 });
+
