@@ -39,3 +39,20 @@ describe('progress rendering', () => {
     for (const bad of ['0', '-1', 'x', '1.5', '']) expect(() => parseJobId(bad, usage)).toThrow(/positive integer/);
   });
 });
+
+describe('watching jobs without a terminal', () => {
+  it('says once that a job waits, prints plain lines while it runs, and ends when it pauses', async () => {
+    const { watchJobs } = await import('../../../src/download/progress.js');
+    const states: Array<Partial<JobView>> = [{ state: 'queued', bytes: 0 }, { state: 'queued', bytes: 0 }, { state: 'active' }, { state: 'active' }, { state: 'paused', speed_bps: 0 }];
+    let i = 0;
+    const client = { call: async () => job(states[Math.min(i++, states.length - 1)]) } as unknown as Parameters<typeof watchJobs>[0];
+    let out = '';
+    const views = await watchJobs(client, [3], { isTTY: false, write: (s) => void (out += s) }, plain, { intervalMs: 1, lineEveryMs: 1 });
+    expect(views[0]!.state).toBe('paused');
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toBe('job 3 queued: waiting for a free slot (downloads.max_active)');
+    expect(lines.filter((l) => l.startsWith('job 3 queued'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('job 3 active 50.0%')).length).toBeGreaterThanOrEqual(1);
+    expect(lines.at(-1)).toBe('job 3 paused at 50.0 MiB (50.0%); continue it with: proxyctl download resume 3');
+  });
+});
