@@ -15,7 +15,9 @@
  * proxyctl is timed as a user runs it (`download add --sha256 --wait`: CLI start-up, the wait's
  * polls, the agent's verify/fsync/rename included); the agent's own time for the job (its
  * created → finished) is printed beside it. proxyctl fsyncs the file before the rename; curl
- * and aria2c do not, hence "curl && sync".
+ * and aria2c do not, hence "curl && sync". CPU s is user + system time of the fetcher (for
+ * proxyctl: the agent's threads and the CLI), which a shared machine disturbs far less than
+ * the wall clock.
  *
  *   node bench/download.js [--size MiB] [--limited-size MiB] [--runs N] [--part-size BYTES]
  *                          [--only A|B] [--profile DIR]
@@ -131,12 +133,21 @@ async function startTinyproxy() {
   return `http://127.0.0.1:${port}`;
 }
 
+const TIME_MARK = '__bench_cpu__';
+/** Runs a command under /usr/bin/time: wall seconds, its CPU seconds (user + system), its stdout. */
 function timed(cmd, args, env = {}) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+  const r = spawnSync('/usr/bin/time', ['-f', `${TIME_MARK} %U %S`, cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { s, stdout: r.stdout };
+  const m = new RegExp(`${TIME_MARK} ([\\d.]+) ([\\d.]+)`).exec(r.stderr);
+  return { s, cpu: m ? Number(m[1]) + Number(m[2]) : NaN, stdout: r.stdout };
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far. */
+function processCpu(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function startAgent(name, httpProxy, downloads = {}) {
@@ -163,26 +174,28 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 async function rounds(fetchers) {
   const times = new Map(fetchers.map((f) => [f.label, []]));
   const agentTimes = new Map(fetchers.map((f) => [f.label, []]));
+  const cpus = new Map(fetchers.map((f) => [f.label, []]));
   for (let round = 0; round < runs; round++) {
     process.stderr.write(`round ${round + 1}/${runs}, load ${load()}\n`);
     for (let k = 0; k < fetchers.length; k++) {
       const f = fetchers[(k + round) % fetchers.length];
       const r = await f.run(round);
       times.get(f.label).push(r.s);
+      cpus.get(f.label).push(r.cpu);
       if (r.agent !== undefined) agentTimes.get(f.label).push(r.agent);
-      process.stderr.write(`  ${f.label}: ${r.s.toFixed(2)} s${r.agent !== undefined ? ` (agent ${r.agent.toFixed(2)} s)` : ''}\n`);
+      process.stderr.write(`  ${f.label}: ${r.s.toFixed(2)} s${r.agent !== undefined ? ` (agent ${r.agent.toFixed(2)} s)` : ''}, CPU ${r.cpu.toFixed(2)} s\n`);
     }
   }
-  return Object.fromEntries(fetchers.map((f) => [f.label, { s: median(times.get(f.label)), agent: agentTimes.get(f.label).length ? median(agentTimes.get(f.label)) : null }]));
+  return Object.fromEntries(fetchers.map((f) => [f.label, { s: median(times.get(f.label)), cpu: median(cpus.get(f.label)), agent: agentTimes.get(f.label).length ? median(agentTimes.get(f.label)) : null }]));
 }
 
 function table(title, mib, rows, peers) {
   console.log(`\n${title}`);
-  console.log('fetcher                                         wall s   agent s     MiB/s   vs peer');
+  console.log('fetcher                                         wall s   agent s     MiB/s     CPU s   vs peer (wall; CPU)');
   for (const [label, r] of Object.entries(rows)) {
     const peer = peers[label];
-    const ratio = peer ? `${(rows[peer].s / r.s).toFixed(2)} × ${peer}` : '';
-    console.log(`${label.padEnd(46)}${r.s.toFixed(2).padStart(8)}${(r.agent === null ? '-' : r.agent.toFixed(2)).padStart(10)}${(mib / r.s).toFixed(0).padStart(10)}   ${ratio}`);
+    const ratio = peer ? `${(rows[peer].s / r.s).toFixed(2)} × ${peer}; CPU ${(r.cpu / rows[peer].cpu).toFixed(1)} ×` : '';
+    console.log(`${label.padEnd(46)}${r.s.toFixed(2).padStart(8)}${(r.agent === null ? '-' : r.agent.toFixed(2)).padStart(10)}${(mib / r.s).toFixed(0).padStart(10)}${r.cpu.toFixed(2).padStart(10)}   ${ratio}`);
   }
 }
 
@@ -229,19 +242,21 @@ try {
     const a = ['-sS', '-f', '--noproxy', viaProxy ? '' : '*', ...(viaProxy ? ['-x', viaProxy] : []), '-o', dest, url];
     const r = fsync ? timed('sh', ['-c', `curl ${a.map((x) => `'${x}'`).join(' ')} && sync '${dest}'`]) : timed('curl', a);
     rmSync(dest, { force: true });
-    return { s: r.s };
+    return { s: r.s, cpu: r.cpu };
   };
   const aria = (url, x) => async () => {
     const r = timed('aria2c', ['-q', `-x${x}`, `-s${x}`, '-k1M', '--file-allocation=none', '--allow-overwrite=true', '--auto-file-renaming=false', '--no-conf', '-d', out, '-o', 'aria.bin', url]);
     rmSync(join(out, 'aria.bin'), { force: true });
-    return { s: r.s };
+    return { s: r.s, cpu: r.cpu };
   };
   const proxyctl = (agent, url, sha, extra = []) => async (round) => {
     const dest = `run-${round}.bin`;
+    const before = processCpu(agent.child.pid);
     const r = timed(process.execPath, [bin, 'download', 'add', url, '--dest', dest, '--sha256', sha, '--wait', '--json', '--socket', agent.socket, ...extra]);
+    const cpu = processCpu(agent.child.pid) - before + r.cpu;
     const job = JSON.parse(r.stdout).views[0];
     rmSync(join(agent.stateDir, 'downloads', dest), { force: true });
-    return { s: r.s, agent: (Date.parse(job.finished_at) - Date.parse(job.created_at)) / 1000 };
+    return { s: r.s, cpu, agent: (Date.parse(job.finished_at) - Date.parse(job.created_at)) / 1000 };
   };
 
   const lines = [];

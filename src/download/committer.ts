@@ -18,6 +18,8 @@ import type { PartStore } from './part-store.js';
 
 /** Bytes between two background fdatasyncs of the partial file. */
 const SYNC_AHEAD = 4 * 1024 * 1024;
+/** A part's hash is fed (one message to its worker) every this many bytes written, and at its end. */
+const FEED_EVERY = 1024 * 1024;
 
 /** A complete part waiting for the commit, and who waits for it. */
 interface Queued {
@@ -44,6 +46,8 @@ export class Committer {
   #error: unknown = null;
   #unsynced = 0;
   #syncing = false;
+  /** Bytes of each part written and not yet fed to its hash (they follow the hash's position). */
+  readonly #unfed = new WeakMap<Part, number>();
   /** Where the commits' time goes, for the log. */
   readonly timings = { hashWaitMs: 0, commitMs: 0, commits: 0 };
 
@@ -58,14 +62,15 @@ export class Committer {
     const part = this.#files.map.at(offset);
     if (offset === part.offset && part.written > 0 && !part.hash) part.hash = this.#d.partHasher.stream(part.offset);
     const hash = part.hash;
-    if (hash && hash.position === offset) {
-      hash.feed(this.#files.partial.fd, length).catch(() => {
-        if (part.hash === hash) part.hash = null;
-      });
+    const unfed = this.#unfed.get(part) ?? 0;
+    if (hash && hash.position + unfed === offset) {
+      this.#unfed.set(part, unfed + length);
+      if (unfed + length >= FEED_EVERY || offset + length === part.offset + part.length) this.#feed(part);
     } else if (hash) {
       // Not in order: hashed from the file at the commit.
       hash.drop();
       part.hash = null;
+      this.#unfed.delete(part);
     }
     if (!this.#d.store.syncsFile) return;
     this.#unsynced += length;
@@ -77,6 +82,14 @@ export class Committer {
         (err: unknown) => this.#d.onError(err),
       );
     }
+  }
+
+  /** Sends what was written of the part since its last feed. */
+  #feed(part: Part): void {
+    const unfed = this.#unfed.get(part) ?? 0;
+    if (!part.hash || unfed === 0) return;
+    this.#unfed.set(part, 0);
+    part.hash.feed(this.#files.partial.fd, unfed);
   }
 
   /** Resolves once the (complete, written) part is durable. */
@@ -124,6 +137,7 @@ export class Committer {
 
   /** The part's digest as fed while it was written, else (fed out of order) read back from the file. */
   async #sha256(p: Part): Promise<string> {
+    this.#feed(p);
     const fed = p.hash && p.hash.position === p.offset + p.length ? await p.hash.digest().catch(() => null) : null;
     if (fed) return fed;
     p.hash?.drop();

@@ -9,8 +9,9 @@ import { Worker } from 'node:worker_threads';
  * the parts in order.
  *
  * Requests are answered in order. A stream is an incremental hash in the
- * worker (`feed` ranges, then `digest`). The caller keeps the descriptor open
- * until its requests are answered.
+ * worker: `feed` ranges (no answer: one message per range is all they cost),
+ * then `digest`, which fails unless every byte fed was there to read. The
+ * caller keeps the descriptor open until `settled()`.
  */
 
 type Request =
@@ -102,14 +103,16 @@ export class HashWorker {
     return new HashStream(this, ++this.#streams, start, this.#generation);
   }
 
-  /** @internal */
-  async feed(stream: number, fd: number, offset: number, length: number): Promise<number> {
-    return (await this.#call({ op: 'feed', stream, fd, offset, length })).read!;
+  /** @internal Sent, not answered. */
+  feed(stream: number, fd: number, offset: number, length: number): void {
+    if (this.#closed) return;
+    this.#get().postMessage({ op: 'feed', id: 0, stream, fd, offset, length });
   }
 
-  /** @internal */
-  async digest(stream: number): Promise<string> {
-    return (await this.#call({ op: 'digest', stream })).hex!;
+  /** @internal The digest and how many bytes the feeds could read. */
+  async digest(stream: number): Promise<{ hex: string; read: number }> {
+    const r = await this.#call({ op: 'digest', stream });
+    return { hex: r.hex!, read: r.read! };
   }
 
   /** Resolves once every request sent before it is answered (the descriptors they read may close then). */
@@ -136,12 +139,14 @@ export class HashStream {
   readonly #worker: HashWorker;
   readonly #id: number;
   readonly #generation: number;
+  readonly #start: number;
   /** Offset of the next byte to feed (requests may still be in flight). */
   position: number;
 
   constructor(worker: HashWorker, id: number, start: number, generation: number) {
     this.#worker = worker;
     this.#id = id;
+    this.#start = start;
     this.position = start;
     this.#generation = generation;
   }
@@ -151,19 +156,21 @@ export class HashStream {
     if (this.#worker.generation !== this.#generation) throw new Error('the hash worker restarted; this hash is lost');
   }
 
-  /** Hashes the next `length` bytes of the file (at `position`); resolves once read. */
-  async feed(fd: number, length: number): Promise<void> {
+  /** Hashes the next `length` bytes of the file (at `position`), in the worker. */
+  feed(fd: number, length: number): void {
     this.#check();
-    const offset = this.position;
+    this.#worker.feed(this.#id, fd, this.position, length);
     this.position += length;
-    const read = await this.#worker.feed(this.#id, fd, offset, length);
-    if (read !== length) throw new Error(`file ended at byte ${offset + read} while hashing up to ${offset + length}`);
   }
 
-  /** The hex digest of everything fed (the stream ends). */
+  /** The hex digest of everything fed (the stream ends); fails when the file ended before a fed byte. */
   async digest(): Promise<string> {
     this.#check();
-    return this.#worker.digest(this.#id);
+    const { hex, read } = await this.#worker.digest(this.#id);
+    this.#check();
+    const fed = this.position - this.#start;
+    if (read !== fed) throw new Error(`file ended at byte ${this.#start + read} while hashing up to ${this.position}`);
+    return hex;
   }
 
   drop(): void {
@@ -199,19 +206,29 @@ parentPort.on('message', (m) => {
       const read = hashInto(h, m.fd, m.offset, m.length);
       parentPort.postMessage({ id: m.id, hex: h.digest('hex'), read });
     } else if (m.op === 'feed') {
-      let h = streams.get(m.stream);
-      if (!h) streams.set(m.stream, (h = createHash('sha256')));
-      parentPort.postMessage({ id: m.id, read: hashInto(h, m.fd, m.offset, m.length) });
+      let s = streams.get(m.stream);
+      if (!s) streams.set(m.stream, (s = { hash: createHash('sha256'), read: 0, short: false }));
+      // After a short read (the file ended) the stream only counts: its digest is refused.
+      if (s.short) return;
+      const n = hashInto(s.hash, m.fd, m.offset, m.length);
+      s.read += n;
+      if (n < m.length) s.short = true;
     } else if (m.op === 'digest') {
-      const h = streams.get(m.stream) || createHash('sha256');
+      const s = streams.get(m.stream) || { hash: createHash('sha256'), read: 0 };
       streams.delete(m.stream);
-      parentPort.postMessage({ id: m.id, hex: h.digest('hex') });
+      parentPort.postMessage({ id: m.id, hex: s.hash.digest('hex'), read: s.read });
     } else if (m.op === 'drop') {
       streams.delete(m.stream);
     } else if (m.op === 'ping') {
       parentPort.postMessage({ id: m.id });
     }
   } catch (err) {
+    if (m.op === 'feed') {
+      // A feed is not answered: its stream is spoiled, the digest says so.
+      const s = streams.get(m.stream);
+      if (s) s.short = true;
+      return;
+    }
     parentPort.postMessage({ id: m.id, error: String((err && err.code) || (err && err.message) || err) });
   }
 });

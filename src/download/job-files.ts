@@ -14,8 +14,6 @@ export class JobFiles {
   #hash: HashStream;
   /** Parts whose bytes are all in the file (writes done): the prefix hash may read them. */
   readonly #flushed = new Set<number>();
-  #feeding: Promise<void> = Promise.resolve();
-  #error: unknown = null;
 
   constructor(partial: PartialFile, map: PartMap, hash: HashStream) {
     this.partial = partial;
@@ -37,12 +35,8 @@ export class JobFiles {
       if (pos % map.partSize !== 0) return;
       const p = map.parts[pos / map.partSize];
       if (!p || !(p.held || this.#flushed.has(p.index)) || p.length === 0) return;
-      const fd = this.partial.fd;
-      const length = p.length;
       this.#flushed.delete(p.index);
-      const feed = this.#hash.feed(fd, length);
-      this.#feeding = this.#feeding.then(() => feed);
-      feed.catch((err: unknown) => (this.#error ??= err));
+      this.#hash.feed(this.partial.fd, p.length);
     }
   }
 
@@ -52,9 +46,7 @@ export class JobFiles {
   }
 
   /** The whole file's SHA-256, once every part is in the prefix. */
-  async digest(): Promise<string> {
-    await this.#feeding;
-    if (this.#error) throw this.#error;
+  digest(): Promise<string> {
     return this.#hash.digest();
   }
 
@@ -63,13 +55,11 @@ export class JobFiles {
     this.#hash.drop();
     this.#hash = hash;
     this.#flushed.clear();
-    this.#feeding = Promise.resolve();
-    this.#error = null;
   }
 
   /** Lets the hash requests in flight finish (the descriptor must outlive them). */
   async settle(): Promise<void> {
-    await this.#feeding.catch(() => undefined);
+    await this.#hash.settled().catch(() => undefined);
     await Promise.all(this.map.parts.map((p) => p.hash?.settled().catch(() => undefined)));
   }
 

@@ -455,7 +455,6 @@ export class DownloadManager {
           restart: () => this.#m.restarts.inc(),
           failover: () => this.#m.failovers.inc(),
           retry: () => this.#m.retries.inc(),
-          badPart: () => this.#m.badParts.inc(),
         },
         log: this.#log,
         sleep: this.#sleep,

@@ -47,7 +47,6 @@ export interface TransferMetrics {
   restart(): void;
   failover(): void;
   retry(): void;
-  badPart(): void;
 }
 
 export interface TransferDeps {
