@@ -176,6 +176,8 @@ export function configRows(schema) {
         return 'object of strings';
       case 'ZodArray':
         return `array of ${typeName(unwrap(s._def.type).s)}`;
+      case 'ZodUnion':
+        return s._def.options.map((o) => typeName(unwrap(o).s)).join(' | ');
       case 'ZodObject':
         return 'object';
       default:
@@ -232,7 +234,7 @@ export function renderConf5({ version, rows, fleetKeys }) {
   out.push('.SH EXAMPLE', '.nf');
   out.push(esc(JSON.stringify({
     proxy: { http_proxy: 'http://127.0.0.1:3128|http://127.0.0.1:3129;DIRECT', health_check_url: 'http://127.0.0.1:8000/' },
-    downloads: { concurrency: 2 },
+    downloads: { max_active: 2, connections: 4, max_rate: '10M' },
     apps: [{ name: 'echo', ports: [4001], targets: ['127.0.0.1:5001', '127.0.0.1:5002'], balance: 'least-conn' }],
     metrics: { listen: '127.0.0.1:9464' },
   }, null, 2)));

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   PXC_ERR_DUPLICATE_INDEX: 'another job already has that index with a different URL',
   PXC_ERR_JOB_STATE: 'the job is in a state that does not allow the operation',
   PXC_ERR_NO_SPACE: 'insufficient disk space for a download',
+  PXC_ERR_BAD_CA_FILE: 'a --ca-file or downloads.ca_file is unreadable or holds no PEM certificate',
   PXC_ERR_UNKNOWN_APP: 'no app has that name',
   PXC_ERR_UNKNOWN_TARGET: 'the app has no such target',
   PXC_ERR_TARGET_EXISTS: 'target add named a target the app already has',

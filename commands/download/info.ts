@@ -3,10 +3,11 @@ import { ClientCommand } from '../../src/cli/client-command.js';
 import { parseJobId, percent } from '../../src/download/progress.js';
 import type { JobView } from '../../src/download/job.js';
 import { formatBytes, formatDuration, formatRate } from '../../src/ui/format.js';
-import { renderKeyValues } from '../../src/ui/table.js';
+import { renderKeyValues, renderTable } from '../../src/ui/table.js';
 
 export default class DownloadInfo extends ClientCommand {
-  static override summary = 'Show one download job in full';
+  static override summary = 'Show one download job in full, with what each of its sources delivered';
+  static override description = 'The sources table lists every mirror of the job: usable, skipped (it failed: host failure) or refused (its file differs: size, Range), the bytes it delivered and its errors.';
   static override enableJsonFlag = true;
   static override args = { id: Args.string({ description: 'job id (see `proxyctl download list`)', required: true }) };
   static override examples = ['<%= config.bin %> download info 3', '<%= config.bin %> download info 3 --json'];
@@ -26,7 +27,11 @@ export default class DownloadInfo extends ClientCommand {
         progress: `${formatBytes(j.bytes)} of ${j.total === null ? '?' : formatBytes(j.total)}${pct === null ? '' : ` (${pct.toFixed(1)}%)`}`,
         speed: j.state === 'active' ? formatRate(j.speed_bps) : null,
         eta: j.state === 'active' ? formatDuration(j.eta_s) : null,
+        connections: j.state === 'active' ? `${j.active_connections} of ${j.connections}` : j.connections,
         proxy: j.proxy ?? 'DIRECT',
+        store: j.store,
+        headers: j.headers.length > 0 ? j.headers.join(', ') : null,
+        ca_file: j.ca_file,
         attempts: j.attempts,
         resumes: j.resumes,
         restarts: j.restarts,
@@ -36,6 +41,8 @@ export default class DownloadInfo extends ClientCommand {
         finished: j.finished_at,
       }),
     );
+    this.log('');
+    this.log(renderTable(['source', 'state', 'bytes', 'errors', 'last error'], j.sources.map((s) => [s.url, s.state, formatBytes(s.bytes), s.errors, s.last_error ?? '-'])));
     return j;
   }
 }

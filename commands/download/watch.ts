@@ -5,9 +5,9 @@ import { parseJobId, watchJobs } from '../../src/download/progress.js';
 import { makeChalk } from '../../src/ui/colour.js';
 
 export default class DownloadWatch extends ClientCommand {
-  static override summary = 'Live progress bars (%, bytes, speed, ETA) until the jobs end';
+  static override summary = 'Live progress (%, bytes, speed, ETA) until the jobs end or pause';
   static override description =
-    'Without ids, watches every job not yet ended (queued, active, paused, verifying). On a terminal the bars redraw in place; otherwise one line is printed per job as it ends. Exits 1 if any watched job failed or was cancelled.';
+    'Without ids, watches every job not yet ended (queued, active, verifying). On a terminal the bars redraw in place; otherwise a line is printed when a job waits for a free slot, every 10 seconds while it runs, and when it ends. The watch ends when every job has ended or is paused (a paused job waits for `proxyctl download resume`, and the watch says so). Exits 1 unless every watched job is done.';
   static override strict = false;
   static override enableJsonFlag = true;
   static override args = { id: Args.string({ description: 'job ids to watch (default: all unfinished jobs)' }) };
@@ -19,7 +19,7 @@ export default class DownloadWatch extends ClientCommand {
     for (const a of argv as string[]) ids.push(parseJobId(a, (m) => this.usage(m)));
     const json = this.jsonEnabled();
     const jobs = await this.withClient(this.socketPath(flags), async (client) => {
-      if (ids.length === 0) for (const j of await client.call('download.list', {})) if (!['done', 'failed', 'cancelled'].includes(j.state)) ids.push(j.id);
+      if (ids.length === 0) for (const j of await client.call('download.list', {})) if (!['done', 'failed', 'cancelled', 'paused'].includes(j.state)) ids.push(j.id);
       if (ids.length === 0) return [];
       const out = json ? { isTTY: false, write: () => undefined } : { isTTY: Boolean(process.stdout.isTTY), write: (s: string) => void process.stdout.write(s) };
       return watchJobs(client, ids, out, makeChalk());

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ZodIssue } from 'zod';
 import { ProxyctlError } from '../errors.js';
-import { configSchema, type Config } from './schema.js';
+import { REMOVED_KEYS, configSchema, type Config } from './schema.js';
 
 /** A config that failed: every problem, each naming its path (`apps[2].ports[0]: …`). */
 export class ConfigError extends ProxyctlError {
@@ -22,6 +22,10 @@ export function formatPath(path: readonly (string | number)[]): string {
 }
 
 function describeIssue(issue: ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const removed = issue.keys.map((k) => formatPath([...issue.path, k])).find((k) => REMOVED_KEYS[k]);
+    if (removed) return `${removed}: ${REMOVED_KEYS[removed]}`;
+  }
   if (issue.code === 'unrecognized_keys') return `${formatPath(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_type' && issue.received === 'undefined') return `${formatPath(issue.path)}: required`;
   return `${formatPath(issue.path)}: ${issue.message}`;

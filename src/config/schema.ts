@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseProxySpec } from '../upstream/proxy-spec.js';
+import { parseBytes } from './units.js';
 
 /**
  * The config file's schema: every key, its default and its description. This is
@@ -120,20 +121,47 @@ const proxySchema = z
   .strict()
   .default({});
 
+/** Bytes as a number or a string with a suffix (`16M`, `500K`): see src/config/units.ts. */
+const byteSize = (def: number, min: number, description: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(def)
+    .superRefine((v, ctx) => {
+      const n = typeof v === 'number' ? (Number.isSafeInteger(v) && v >= 0 ? v : null) : parseBytes(v);
+      if (n === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (bytes, or a number with K, M or G: 16M, 500K)` });
+      else if (n < min) ctx.addIssue({ code: 'custom', message: `${v} is below the minimum of ${min} bytes` });
+    })
+    .transform((v) => (typeof v === 'number' ? v : parseBytes(v)!))
+    .describe(description);
+
 const downloadsSchema = z
   .object({
-    dir: z.string().nullable().default(null).describe('directory relative destinations resolve under (default <state_dir>/downloads)'),
-    db_path: z.string().nullable().default(null).describe('SQLite file for the queue and partial parts, relative to the state dir (default <state_dir>/state.db); a file of its own is created with 64 KiB pages, which commits 4 MiB parts several times faster'),
-    concurrency: z.number().int().min(1).max(64).default(1).describe('jobs downloading at once (default 1)'),
-    part_size: z.number().int().min(4096).default(4 * 1024 * 1024).describe('bytes committed to SQLite per transaction; a crash loses at most this much (default 4194304)'),
-    max_retries: z.number().int().min(0).default(5).describe('retries, with exponential backoff from 250 ms, of origin 5xx, timeouts and rounds of the whole proxy list before a job fails (default 5)'),
-    timeout: seconds(10, 'connect timeout of a download request'),
+    dir: z.string().nullable().default(null).describe('directory relative destinations resolve under (default <state_dir>/downloads, created 0700)'),
+    db_path: z.string().nullable().default(null).describe('SQLite file for the queue and the part journal (or, with store "sqlite", the parts themselves), relative to the state dir (default <state_dir>/state.db)'),
+    store: z
+      .enum(['file', 'sqlite'])
+      .default('file')
+      .describe('where the bytes of a job in progress live: "file" writes them once, at their offset, into <dest>.partial (0600) and journals each part (offset, length, sha256) in SQLite after fdatasync; "sqlite" keeps every part as a BLOB in the database, so the database is the only durable copy (twice the writes). Applies to jobs added from now on (default "file")'),
+    part_size: byteSize(16 * 1024 * 1024, 4096, 'unit of durability and of parallel fetching: a part is fetched by one connection and made durable as a whole, so a crash loses at most the parts in flight; bytes or a size such as "16M" (default 16 MiB)'),
+    max_active: z.number().int().min(1).max(64).default(1).describe("jobs downloading at once, as aria2's -j (default 1; formerly downloads.concurrency)"),
+    connections: z.number().int().min(1).max(16).default(1).describe("connections per job, as aria2's -x: parts are fetched in parallel ranges spread over the job's mirrors and, under the default policy, over the members of the active proxy group; a server without Range support gets one connection from byte 0 (default 1); download add --connections overrides it"),
+    max_retries: z.number().int().min(0).default(5).describe('failed attempts in a row without progress (origin 5xx, timeouts, rounds of the whole proxy list) after which a job fails, each after a backoff from proxy.backoff_init doubling up to proxy.backoff_max; an attempt that received bytes resets the count (default 5)'),
     idle_timeout: seconds(30, 'a response that delivers no byte for this long is aborted'),
-    max_rate: z.number().int().min(0).default(0).describe('global download rate limit in bytes/s, 0 = unlimited (default 0); jobs can have their own limit too (download add --max-rate)'),
+    max_rate: byteSize(0, 0, 'global download rate limit in bytes/s, or a rate such as "1M" or "500K"; 0 = unlimited (default 0); jobs can have their own limit too (download add --max-rate)'),
+    ca_file: z.string().nullable().default(null).describe('PEM file of certificate authorities trusted for https downloads in addition to the built-in ones, relative to the state dir; download add --ca-file overrides it per job (default none)'),
     allow_absolute: z.boolean().default(false).describe('allow absolute destinations outside downloads.dir (default false)'),
   })
   .strict()
   .default({});
+
+/**
+ * Keys that existed once, with what replaced them: naming one is a config error
+ * saying what to write instead (an ambiguous old name is not silently honoured).
+ */
+export const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  'downloads.concurrency': 'renamed to downloads.max_active (jobs downloading at once); connections per job are downloads.connections',
+  'downloads.timeout': 'removed: the connect timeout of a download is proxy.timeout through a proxy and proxy.timeout_direct without one',
+};
 
 const forwardSchema = z
   .object({

@@ -1,150 +1,154 @@
-import { createHash, type Hash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import type { JobStore } from './store.js';
+import { constants } from 'node:fs';
+import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
+import { ProxyctlError } from '../errors.js';
 
 /**
- * `<dest>.partial`, written as the download goes: each part is appended (and
- * hashed) right after its SQLite transaction commits, so completion is fsync +
- * verify + rename instead of re-reading every part and writing the file again.
+ * `<dest>.partial`: the bytes of a job in progress, written at their offsets
+ * (pwritev), read back by the hash workers through the same descriptor.
  *
- * The committed parts stay the durable record. The file is only trusted while
- * the process that wrote it holds this object and its byte count equals the
- * committed bytes; otherwise (agent restart, a failed write) it is rebuilt from
- * the parts — so an uncommitted tail, a short file or bytes an OS crash garbled
- * never reach `dest`.
+ * It is never reached through a symlink and never shared: a new one is created
+ * with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600 (so a link planted at the path,
+ * or a file someone else made, makes the job fail instead of being written
+ * through), and an existing one is only reopened (O_NOFOLLOW) when it is a
+ * regular file of ours with one link.
  */
+
+const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+
 export class PartialFile {
   readonly path: string;
-  #fh: FileHandle | null = null;
-  #hash: Hash = createHash('sha256');
-  /** Bytes appended (and hashed); writes may still be in flight. */
-  #bytes = 0;
-  /** The last write in flight; writes are issued one after another. */
-  #pending: Promise<void> = Promise.resolve();
-  /** The first write error: the file is no longer usable. */
-  #error: unknown = null;
+  #fh: FileHandle;
 
-  private constructor(path: string) {
+  private constructor(path: string, fh: FileHandle) {
     this.path = path;
+    this.#fh = fh;
   }
 
-  /** Bytes appended so far. */
-  get bytes(): number {
-    return this.#bytes;
+  /** The descriptor, for the hash workers (valid until close()). */
+  get fd(): number {
+    return this.#fh.fd;
   }
 
-  get broken(): boolean {
-    return this.#error !== null;
+  /**
+   * A new empty file. A regular file of ours left at the path (a crash before its
+   * first part was recorded) is removed first; anything else there is refused.
+   */
+  static async create(path: string): Promise<PartialFile> {
+    const st = await lstat(path).catch(() => null);
+    if (st) {
+      checkOurs(path, st);
+      await unlink(path);
+    }
+    const fh = await open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw refusal(path, err);
+    });
+    return new PartialFile(path, fh);
   }
 
-  /** A fresh (truncated) file holding exactly the job's committed parts, hashed. */
-  static async rebuild(path: string, store: JobStore, jobId: number): Promise<PartialFile> {
-    const pf = new PartialFile(path);
-    await pf.#open();
+  /** The existing file, or null when there is none. */
+  static async reopen(path: string): Promise<PartialFile | null> {
+    let fh: FileHandle;
     try {
-      // One part is written (thread pool) while the next is read from SQLite and hashed.
-      let previous: Promise<void> = Promise.resolve();
-      for (let p = store.nextPart(jobId, -1); p; p = store.nextPart(jobId, p.part)) {
-        const w = pf.append(p.data);
-        await previous;
-        previous = w;
-      }
-      await pf.drain();
+      fh = await open(path, O_RDWR | O_NOFOLLOW);
     } catch (err) {
-      await pf.discard();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw refusal(path, err as NodeJS.ErrnoException);
+    }
+    try {
+      checkOurs(path, await fh.stat());
+    } catch (err) {
+      await fh.close();
       throw err;
     }
-    return pf;
+    return new PartialFile(path, fh);
   }
 
-  /** An empty file (truncating any left over). */
-  static async create(path: string): Promise<PartialFile> {
-    const pf = new PartialFile(path);
-    await pf.#open();
-    return pf;
-  }
-
-  async #open(): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true });
-    this.#fh = await open(this.path, 'w', 0o644);
-  }
-
-  /**
-   * Hashes `data` and writes it at the end of the file. The returned promise
-   * settles when this write is done: `data` must not change until then.
-   * Write errors (ENOSPC …) reject it and every later drain().
-   */
-  append(data: Buffer): Promise<void> {
-    if (this.#error !== null) return Promise.reject(this.#error);
-    const fh = this.#fh!;
-    const position = this.#bytes;
-    this.#hash.update(data);
-    this.#bytes += data.length;
-    const prev = this.#pending;
-    const w = (async () => {
-      try {
-        await prev;
-        let off = 0;
-        while (off < data.length) off += (await fh.write(data, off, data.length - off, position + off)).bytesWritten;
-      } catch (err) {
-        this.#error ??= err;
-        throw this.#error;
-      }
-    })();
-    w.catch(() => undefined); // surfaced by the caller's await or by drain()
-    this.#pending = w;
-    return w;
-  }
-
-  /** Every write issued so far is done (rejects with the first write error). */
-  async drain(): Promise<void> {
-    await this.#pending;
-    if (this.#error !== null) throw this.#error;
-  }
-
-  /** Drops everything: the file is truncated to 0 and the hash restarts. */
-  async reset(): Promise<void> {
-    await this.#pending.catch(() => undefined);
-    this.#error = null;
-    this.#pending = Promise.resolve();
-    this.#hash = createHash('sha256');
-    this.#bytes = 0;
-    await this.#fh!.truncate(0);
-  }
-
-  /**
-   * Waits for the writes, fsyncs and closes: the file is durable. Returns its
-   * size on disk and the sha256 of the bytes appended.
-   */
-  async seal(): Promise<{ size: number; sha256: string }> {
-    const fh = this.#fh!;
-    try {
-      await this.drain();
-      await fh.sync();
-      const { size } = await fh.stat();
-      return { size, sha256: this.#hash.digest('hex') };
-    } finally {
-      this.#fh = null;
-      await fh.close().catch(() => undefined);
+  /** Writes the buffers one after another from `position` (short writes continued). */
+  async write(buffers: Buffer[], position: number): Promise<void> {
+    let pos = position;
+    let bufs = buffers;
+    for (;;) {
+      const want = bufs.reduce((n, b) => n + b.length, 0);
+      const { bytesWritten } = await this.#fh.writev(bufs, pos);
+      if (bytesWritten >= want) return;
+      pos += bytesWritten;
+      bufs = skip(bufs, bytesWritten);
     }
   }
 
-  /** Closes (after the writes in flight) and deletes the file. */
-  async discard(): Promise<void> {
-    await this.#pending.catch(() => undefined);
-    const fh = this.#fh;
-    this.#fh = null;
-    if (fh) await fh.close().catch(() => undefined);
-    await unlink(this.path).catch(() => undefined);
+  /** Reads `length` bytes at `position` (fewer at the end of the file). */
+  async read(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await this.#fh.read(buf, got, length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
   }
 
-  /** Closes (after the writes in flight), keeping the file. */
-  async close(): Promise<void> {
-    await this.#pending.catch(() => undefined);
-    const fh = this.#fh;
-    this.#fh = null;
-    if (fh) await fh.close().catch(() => undefined);
+  datasync(): Promise<void> {
+    return this.#fh.datasync();
   }
+
+  sync(): Promise<void> {
+    return this.#fh.sync();
+  }
+
+  async size(): Promise<number> {
+    return (await this.#fh.stat()).size;
+  }
+
+  /** Bytes the file occupies on disk (holes excluded). */
+  async allocated(): Promise<number> {
+    const st = await this.#fh.stat();
+    return Math.min(st.size, st.blocks * 512);
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.#fh.truncate(length);
+  }
+
+  chmod(mode: number): Promise<void> {
+    return this.#fh.chmod(mode);
+  }
+
+  async close(): Promise<void> {
+    await this.#fh.close().catch(() => undefined);
+  }
+
+  /** Closes and removes the file (unlink never follows a link: a path swapped for one loses the link only). */
+  async discard(): Promise<void> {
+    await this.close();
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+function checkOurs(path: string, st: { isFile(): boolean; isSymbolicLink?(): boolean; uid: number; nlink: number }): void {
+  const uid = process.geteuid?.() ?? st.uid;
+  if (st.isSymbolicLink?.()) throw new ProxyctlError('PXC_ERR_BAD_DEST', `${path} is a symbolic link; not written through (remove it to download here)`);
+  if (!st.isFile()) throw new ProxyctlError('PXC_ERR_BAD_DEST', `${path} exists and is not a regular file`);
+  if (st.uid !== uid) throw new ProxyctlError('PXC_ERR_BAD_DEST', `${path} belongs to uid ${st.uid}, not to the agent (uid ${uid}); not touched`);
+  if (st.nlink !== 1) throw new ProxyctlError('PXC_ERR_BAD_DEST', `${path} has ${st.nlink} hard links; not written through`);
+}
+
+function refusal(path: string, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'ELOOP') return new ProxyctlError('PXC_ERR_BAD_DEST', `${path} is a symbolic link; not written through (remove it to download here)`, { cause: err });
+  if (err.code === 'EEXIST') return new ProxyctlError('PXC_ERR_BAD_DEST', `${path} appeared while the download was starting; not touched`, { cause: err });
+  return err;
+}
+
+function skip(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  let left = n;
+  for (const b of bufs) {
+    if (left >= b.length) {
+      left -= b.length;
+      continue;
+    }
+    out.push(left > 0 ? b.subarray(left) : b);
+    left = 0;
+  }
+  return out;
 }

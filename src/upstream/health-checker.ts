@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
-import { ProxyAgent, request } from 'undici';
-import { describeError } from './classify.js';
+import { request, type Dispatcher } from 'undici';
+import { classifyFailure, describeError } from './classify.js';
+import type { DispatcherPool } from './dispatchers.js';
 import type { Proxy, ProxyList } from './proxy-list.js';
 
 /**
@@ -11,8 +12,9 @@ import type { Proxy, ProxyList } from './proxy-list.js';
  * `resetAfterMs` on a later group it probes group 0 and returns to it when one
  * of its members answers.
  *
- * A probe fetches `url` through the proxy (2xx, 3xx or the origin's 404 = the
- * proxy works), or, without a URL, opens a TCP connection to it. Probes of one
+ * A probe fetches `url` through the proxy (2xx, 3xx, the origin's 404, or an
+ * error the proxy reports about the origin = the proxy works), over the member's
+ * pool the downloads use too, or, without a URL, opens a TCP connection to it. Probes of one
  * proxy never overlap; DIRECT is never probed (there is nothing to probe).
  */
 
@@ -42,6 +44,7 @@ export class HealthChecker {
   readonly #list: ProxyList;
   #opts: HealthCheckerOptions;
   readonly #log: HealthLogger;
+  readonly #pool: DispatcherPool;
   readonly #inFlight = new Map<Proxy, Promise<ProbeResult>>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
@@ -49,8 +52,9 @@ export class HealthChecker {
   #abort = new AbortController();
   probes = 0;
 
-  constructor(list: ProxyList, opts: HealthCheckerOptions, log: HealthLogger) {
+  constructor(list: ProxyList, pool: DispatcherPool, opts: HealthCheckerOptions, log: HealthLogger) {
     this.#list = list;
+    this.#pool = pool;
     this.#opts = opts;
     this.#log = log;
   }
@@ -154,7 +158,7 @@ export class HealthChecker {
   }
 
   #probe(p: Proxy, signal: AbortSignal): Promise<ProbeResult> {
-    return this.#opts.url ? probeUrl(p.address, this.#opts.url, this.#opts.timeoutMs, signal) : probeTcp(p.address, this.#opts.timeoutMs, signal);
+    return this.#opts.url ? probeUrl(this.#pool.probe(p.address), this.#opts.url, this.#opts.timeoutMs, signal) : probeTcp(p.address, this.#opts.timeoutMs, signal);
   }
 }
 
@@ -183,21 +187,21 @@ export function probeTcp(address: string, timeoutMs: number, signal?: AbortSigna
   });
 }
 
-/** A request for `url` through the proxy: 2xx, 3xx or the origin's 404 = the proxy works. */
-export async function probeUrl(address: string, url: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
+/**
+ * A request for `url` through a proxy's pool: 2xx, 3xx, the origin's 404, or an error
+ * the proxy reports about the origin (squid's ERR_CONNECT_FAIL …) = the proxy works.
+ */
+export async function probeUrl(dispatcher: Dispatcher, url: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
-  // http:// goes as an absolute-form request (as curl and cvmfs do), https:// through CONNECT.
-  const agent = new ProxyAgent({ uri: address, proxyTunnel: url.startsWith('https:'), connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const timeout = AbortSignal.timeout(timeoutMs);
   try {
-    const res = await request(url, { dispatcher: agent, signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs), headers: { 'cache-control': 'no-cache' } });
+    const res = await request(url, { dispatcher, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers: { 'cache-control': 'no-cache' } });
     await res.body.dump();
     const latencyMs = Math.round(performance.now() - started);
-    const squid = res.headers['x-squid-error'];
-    const ok = !squid && ((res.statusCode >= 200 && res.statusCode < 400) || res.statusCode === 404);
-    return { ok, latencyMs, error: ok ? null : `HTTP ${res.statusCode}${squid ? ` (${String(squid)})` : ''}` };
+    if (res.statusCode < 400) return { ok: true, latencyMs, error: null };
+    const c = classifyFailure({ status: res.statusCode, headers: res.headers, bytes: 0 }, true);
+    return c.blame === 'host' ? { ok: true, latencyMs, error: null } : { ok: false, latencyMs, error: c.what };
   } catch (err) {
     return { ok: false, latencyMs: Math.round(performance.now() - started), error: describeError(err) };
-  } finally {
-    void agent.close().catch(() => undefined);
   }
 }

@@ -42,6 +42,11 @@ export interface PolicyJob {
 export interface SelectionPolicy {
   /** `default`, `sharding`, or the module path. */
   readonly name: string;
+  /**
+   * Whether the connections of one job may spread over the group's members (the
+   * default policy), or all go to its preferred member (sharding, custom: cache locality).
+   */
+  readonly spread?: boolean;
   setPreferredProxy(job: PolicyJob): void;
   handleFailure(job: PolicyJob, error: Error): void;
 }
@@ -60,6 +65,7 @@ export function shuffle(n: number, random: (max: number) => number = randomInt):
 export function defaultPolicy(random?: (max: number) => number): SelectionPolicy {
   return {
     name: 'default',
+    spread: true,
     setPreferredProxy(job) {
       job.order = shuffle(job.members.length, random);
       job.index = 0;

@@ -4,6 +4,7 @@ import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import type { Counter } from '../stats/registry.js';
 import type { ProxyRouter } from './api.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo } from './commands.js';
+import { DispatcherPool, type DispatcherTimeouts } from './dispatchers.js';
 import { HealthChecker, type HealthCheckerOptions } from './health-checker.js';
 import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import { ProxyList } from './proxy-list.js';
@@ -49,6 +50,10 @@ function routerSettings(c: ProxyConfig): RouterSettings {
   };
 }
 
+function poolTimeouts(c: ProxyConfig): DispatcherTimeouts {
+  return { proxyMs: c.timeout * 1000, directMs: c.timeout_direct * 1000 };
+}
+
 function checkerOptions(c: ProxyConfig): HealthCheckerOptions {
   return {
     healthyIntervalMs: c.healthy_check_rate * 1000,
@@ -68,6 +73,8 @@ export class UpstreamSubsystem implements Subsystem {
   readonly list: ProxyList;
   readonly router: UpstreamRouter;
   readonly checker: HealthChecker;
+  /** One connection pool per member, shared by the downloads and the health probes. */
+  readonly pool: DispatcherPool;
   readonly #ctx: SubsystemContext;
   #config: ProxyConfig;
   #runtime: RuntimeOverrides;
@@ -98,8 +105,9 @@ export class UpstreamSubsystem implements Subsystem {
     // Built-in policies apply at once; a module path loads in start() (async import).
     const policyName = this.#runtime.policy ?? this.#config.policy;
     const initial = policyName === 'sharding' ? shardingPolicy() : defaultPolicy();
-    this.router = new UpstreamRouter(this.list, routerSettings(this.#config), initial, { warn: (m) => log.warn(m) });
-    this.checker = new HealthChecker(this.list, checkerOptions(this.#config), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+    this.pool = new DispatcherPool(poolTimeouts(this.#config));
+    this.router = new UpstreamRouter(this.list, this.pool, routerSettings(this.#config), initial, { warn: (m) => log.warn(m), info: (m) => log.info(m) });
+    this.checker = new HealthChecker(this.list, this.pool, checkerOptions(this.#config), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     scope.gauge('health_probes', 'health probes completed', () => this.checker.probes);
     ctx.registry.add(...upstreamCommands(this));
   }
@@ -153,6 +161,7 @@ export class UpstreamSubsystem implements Subsystem {
     const log = this.#ctx.logger;
     this.#config = config.proxy;
     this.router.settings = routerSettings(this.#config);
+    this.pool.setTimeouts(poolTimeouts(this.#config));
     this.checker.options = checkerOptions(this.#config);
     this.list.minHealthy = this.#config.min_healthy;
     if (Object.keys(this.#runtime).length > 0) log.info({ overrides: this.#runtime }, 'upstream: run-time proxy settings kept over the config (proxy reset drops them)');
@@ -179,11 +188,18 @@ export class UpstreamSubsystem implements Subsystem {
     if (sameList(next, this.#parsed)) return;
     this.#parsed = next;
     this.list.set(next);
+    this.#retainPools();
     log.info({ revision: this.list.revision }, `upstream: proxy list now ${formatProxySpec(next.groups)}`);
+  }
+
+  /** Closes the pools of members that left the list. */
+  #retainPools(): void {
+    this.pool.retain(new Set([...this.list.proxies()].map((p) => p.address)));
   }
 
   async close(): Promise<void> {
     await this.checker.stop();
+    await this.pool.close();
     this.list.dispose();
   }
 
@@ -250,6 +266,7 @@ export class UpstreamSubsystem implements Subsystem {
   #applyForced(): void {
     this.#parsed = this.#effectiveList();
     this.list.set(this.#parsed);
+    this.#retainPools();
     this.#ctx.logger.info({ revision: this.list.revision }, `upstream: proxy list set to ${formatProxySpec(this.#parsed.groups)}`);
   }
 

@@ -47,6 +47,8 @@ export interface OriginSwitches {
   throttleChunk: number | null;
   /** Destroy the connection once the body reaches this file offset (once, then cleared). */
   dropAtByte: number | null;
+  /** Destroy every response's connection after this many body bytes (a proxy or balancer that cuts transfers). */
+  cutEvery: number | null;
   /** Answer the next `failCount` requests with this status. */
   failStatus: number;
   failCount: number;
@@ -88,7 +90,7 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
   const files = new Map<string, OriginFile>();
   const requests: OriginRequest[] = [];
   const sockets = new Set<Socket>();
-  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, throttleChunk: null, dropAtByte: null, failStatus: 503, failCount: 0, noValidators: false };
+  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, throttleChunk: null, dropAtByte: null, cutEvery: null, failStatus: 503, failCount: 0, noValidators: false };
   let served = 0;
   let generation = 0;
 
@@ -138,9 +140,17 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
     if (req.method === 'HEAD') return void res.end();
     const chunk = switches.throttleBps > 0 ? (switches.throttleChunk ?? Math.max(1024, Math.min(64 * 1024, Math.floor(switches.throttleBps / 20)))) : 256 * 1024;
     let pos = start;
+    const cut = switches.cutEvery === null ? null : start + switches.cutEvery;
     while (pos <= end) {
       if (res.destroyed) return;
       let n = Math.min(chunk, end + 1 - pos);
+      if (cut !== null && pos + n > cut) {
+        n = cut - pos;
+        if (n === 0) {
+          res.socket?.destroy();
+          return;
+        }
+      }
       const drop = switches.dropAtByte;
       if (drop !== null && drop >= pos && drop <= end) {
         n = drop - pos;

@@ -1,87 +1,156 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, startAgent } from '../../helpers/agent.js';
-import { closeOrigins, startOrigin } from '../../helpers/origin.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { cleanupNginx, hasNginx, startNginx, type Nginx } from '../../helpers/nginx.js';
 import { waitFor } from '../../helpers/wait.js';
-import { add, sha256File, waitJob } from './helpers.js';
+import { add, info, sha256File, waitJob } from './helpers.js';
+
+/** `proxyctl download …` as a user runs it: one agent and one nginx for the file, the CLI spawned per case. */
+
+/** `proxyctl download watch ARGS`, running (its output read as it comes). */
+function watchCli(args: string[]): { stdout(): string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, 'download', 'watch', ...args], { env: { ...process.env, NO_COLOR: '1', PROXYCTL_SOCKET: agent.socket }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.resume();
+  return { stdout: () => out, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
+}
 
 const PART = 256 * 1024;
-const config = { downloads: { part_size: PART } };
+let agent: TestAgent;
+let n: Nginx;
 
-afterEach(async () => {
-  await cleanupAgents();
-  await closeOrigins();
+beforeAll(async () => {
+  n = await startNginx({ limitRate: 1024 * 1024 });
+  agent = await startAgent({ config: { downloads: { part_size: PART, max_active: 1 }, proxy: { health_check: false } } });
 });
 
-describe('proxyctl download', () => {
-  it('add --sha256 --wait exits 0 once the file matches, printing the id and one final line when not a TTY', async () => {
-    const origin = await startOrigin();
-    const f = origin.addFile('w.bin', 8 * 1024 * 1024);
-    const agent = await startAgent({ config });
-    const r = await agent.cli(['download', 'add', origin.url('w.bin'), '--sha256', f.sha256, '--wait']);
+afterAll(async () => {
+  await cleanupAgents();
+  await cleanupNginx();
+});
+
+describe.skipIf(!hasNginx())('proxyctl download', () => {
+  it('add URL1 URL2 --connections 4 --sha256 H --wait finishes byte-exact, printing the id, then lines (no TTY), the last one the outcome', async () => {
+    const f = n.addFile('a/w.bin', 3 * 1024 * 1024);
+    n.addFile('b/w.bin', f.data);
+    const r = await agent.cli(['download', 'add', n.url('a/w.bin'), n.url('b/w.bin'), '--connections', '4', '--sha256', f.sha256, '--wait']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toBe('1');
-    expect(lines[1]).toMatch(/^job 1 done: 8.00 MiB in \S+ → .*w\.bin$/);
-    expect(lines).toHaveLength(2);
+    const id = Number(lines[0]);
+    expect(lines.at(-1)).toMatch(new RegExp(`^job ${id} done: 3\\.00 MiB in \\S+ → .*w\\.bin$`));
     expect(sha256File(join(agent.stateDir, 'downloads', 'w.bin'))).toBe(f.sha256);
+    const j = await info(agent, id);
+    expect(j.sources.map((s) => s.state)).toEqual(['usable', 'usable']);
+    expect(j.sources[0]!.bytes + j.sources[1]!.bytes).toBe(f.data.length);
+    const shown = await agent.cli(['download', 'info', String(id)]);
+    expect(shown.stdout).toMatch(/connections\s+4/);
+    expect(shown.stdout).toMatch(new RegExp(`${n.url('b/w.bin').replace(/[./]/g, '\\$&')}\\s+usable\\s+\\d`));
   });
 
   it('add --wait exits 1 with the reason when the job fails', async () => {
-    const origin = await startOrigin();
-    const agent = await startAgent({ config });
-    const r = await agent.cli(['download', 'add', origin.url('nothing'), '--wait']);
+    const r = await agent.cli(['download', 'add', n.url('nothing'), '--wait']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/download 1 failed: HTTP 404/);
+    expect(r.stderr).toMatch(/^proxyctl: download \d+ failed: HTTP 404 from 127\.0\.0\.1:\d+$/m);
   });
 
-  it('paused at ~30 %, agent SIGKILLed and restarted, `download resume` → info --json reaches done with a Range request', async () => {
-    const origin = await startOrigin();
-    const size = 6 * 1024 * 1024;
-    const f = origin.addFile('big.bin', size);
-    origin.switches.throttleBps = 1024 * 1024;
-    const first = await startAgent({ config });
-    const id = Number((await first.cli(['download', 'add', origin.url('big.bin'), '--sha256', f.sha256])).stdout.trim());
-    await waitJob(first, id, (j) => j.bytes >= size * 0.3);
-    expect((await first.cli(['download', 'pause', String(id)])).code).toBe(0);
-    await waitJob(first, id, (j) => j.state === 'paused' && j.speed_bps === 0);
-    await first.kill9();
-    origin.switches.throttleBps = 0;
-    const second = await startAgent({ config, stateDir: first.stateDir });
-    const info = async () => JSON.parse((await second.cli(['download', 'info', String(id), '--json'])).stdout) as { state: string };
-    expect((await info()).state).toBe('paused');
-    expect((await second.cli(['download', 'resume', String(id)])).stdout).toMatch(`resumed: ${id}`);
-    await waitFor('done', async () => (await info()).state === 'done', { timeoutMs: 20_000 });
-    expect(sha256File(join(second.stateDir, 'downloads', 'big.bin'))).toBe(f.sha256);
-    const starts = origin.rangeStarts('big.bin');
-    expect(starts).toHaveLength(1);
-    expect(starts[0]).toBeGreaterThan(0);
+  it('watch says a job waits for a free slot, and ends (exit 1) when the job it watches is paused, saying how to resume it', async () => {
+    n.addFile('slow.bin', 8 * 1024 * 1024);
+    n.addFile('next.bin', 1000);
+    const busy = await add(agent, { url: n.url('limited/slow.bin') });
+    const waiting = await add(agent, { url: n.url('next.bin') });
+    const watch = watchCli([String(busy), String(waiting)]);
+    await waitFor('the waiting line', () => watch.stdout().includes(`job ${waiting} queued`), { timeoutMs: 20_000 });
+    await agent.rpc('download.pause', { id: busy });
+    expect(await watch.exited).toBe(1);
+    expect(watch.stdout()).toMatch(new RegExp(`^job ${waiting} queued: waiting for a free slot \\(downloads\\.max_active\\)$`, 'm'));
+    expect(watch.stdout()).toMatch(new RegExp(`^job ${busy} paused at [\\d.]+ \\S+ \\([\\d.]+%\\); continue it with: proxyctl download resume ${busy}$`, 'm'));
+    expect(watch.stdout()).toMatch(new RegExp(`^job ${waiting} done: `, 'm'));
+    await agent.rpc('download.cancel', { id: busy });
   });
 
-  it('list and info show the job; --json prints what the socket returned', async () => {
-    const origin = await startOrigin();
-    origin.addFile('l.bin', 1000);
-    const agent = await startAgent({ config });
-    const id = await add(agent, { url: origin.url('l.bin'), index: 4 });
-    await waitJob(agent, id);
-    const list = await agent.cli(['download', 'list']);
-    expect(list.stdout).toMatch(/^id\s+index\s+state\s+%\s+bytes\/total\s+speed\s+eta\s+proxy\s+url/);
-    expect(list.stdout).toMatch(new RegExp(`${id}\\s+4\\s+done\\s+100.0\\s+1000 B/1000 B\\s+-\\s+-\\s+DIRECT\\s+${origin.url('l.bin')}`));
-    const json = JSON.parse((await agent.cli(['download', 'list', '--json'])).stdout) as Array<{ id: number; state: string; bytes: number }>;
-    expect(json).toMatchObject([{ id, state: 'done', bytes: 1000 }]);
-    expect((await agent.cli(['download', 'info', String(id)])).stdout).toMatch(/state\s+done/);
+  it('Ctrl-C during add --wait stops the watch, says the job keeps running and how to stop it', async () => {
+    n.addFile('c.bin', 8 * 1024 * 1024);
+    const child = spawn(process.execPath, [BIN, 'download', 'add', n.url('limited/c.bin'), '--wait'], { env: { ...process.env, NO_COLOR: '1', PROXYCTL_SOCKET: agent.socket }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const id = Number(await waitFor('the job id', () => /^(\d+)$/m.exec(stdout)?.[1]));
+    await waitJob(agent, id, (j) => j.bytes > 0);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(new RegExp(`proxyctl: stopped watching; download ${id} keeps running in the agent \\(stop with: proxyctl download pause ${id}, or cancel ${id}\\)`));
+    expect((await info(agent, id)).state).toBe('active');
+    await agent.rpc('download.cancel', { id });
   });
 
-  it('watch prints one line per job as it ends and exits 1 if one failed', async () => {
-    const origin = await startOrigin();
-    origin.addFile('a.bin', 512 * 1024);
-    origin.switches.throttleBps = 1024 * 1024;
-    const agent = await startAgent({ config: { downloads: { part_size: PART, concurrency: 2 } } });
-    const a = await add(agent, { url: origin.url('a.bin') });
-    const b = await add(agent, { url: origin.url('missing.bin') });
-    const r = await agent.cli(['download', 'watch', String(a), String(b)]);
+  it('add -i FILE queues the jobs of an aria2 input file, the flags applying to each; a bad line is named and nothing is queued', async () => {
+    const f = n.addFile('i/one.bin', 300 * 1024);
+    const g = n.addFile('i/two.bin', 200 * 1024);
+    n.addFile('j/two.bin', g.data);
+    const file = join(agent.stateDir, 'jobs.txt');
+    writeFileSync(file, `# two jobs\n${n.url('i/one.bin')}\n  dest=input/one.bin\n  sha256=${f.sha256}\n\n${n.url('i/two.bin')}\t${n.url('j/two.bin')}\n  out=input/two.bin\n  checksum=sha-256=${g.sha256}\n  header=X-Token: abc\n`);
+    const before = (await agent.rpc<unknown[]>('download.list', {})).length;
+    const r = await agent.cli(['download', 'add', '-i', file, '--connections', '2', '--wait']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(join(agent.stateDir, 'downloads', 'input/one.bin'))).toBe(f.sha256);
+    expect(sha256File(join(agent.stateDir, 'downloads', 'input/two.bin'))).toBe(g.sha256);
+    const jobs = await agent.rpc<Array<{ connections: number; headers: string[]; sources: unknown[] }>>('download.list', {});
+    expect(jobs.slice(before).map((j) => [j.connections, j.headers, j.sources.length])).toEqual([
+      [2, [], 1],
+      [2, ['X-Token'], 2],
+    ]);
+
+    writeFileSync(file, `${n.url('i/one.bin')}\n  dest=again.bin\n${n.url('i/two.bin')}\n  dest=../escape.bin\n`);
+    const bad = await agent.cli(['download', 'add', '-i', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`^proxyctl: ${file.replace(/[./]/g, '\\$&')}:3: destination "\\.\\./escape\\.bin" leaves`, 'm'));
+    writeFileSync(file, `${n.url('i/one.bin')}\n  speed=fast\n`);
+    const usage = await agent.cli(['download', 'add', '-i', file]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/jobs\.txt:2: unknown option "speed"/);
+    expect((await agent.rpc<unknown[]>('download.list', {})).length).toBe(before + 2);
+  });
+
+  it('bad input: exit 2 for what the CLI checks, exit 1 for what the agent refuses, nothing queued', async () => {
+    const before = (await agent.rpc<unknown[]>('download.list', {})).length;
+    // The agent's own checks are in queue.test.ts; these are the CLI's, and the way a refusal comes back.
+    const cases: Array<[string[], number, RegExp]> = [
+      [['download', 'add', 'http://h/x', '--sha256', 'abc'], 2, /--sha256: must be 64 hex digits/],
+      [['download', 'add'], 2, /give a URL \(more URLs are mirrors of the same file\), or --input-file FILE/],
+      [['download', 'add', '-i', '/nonexistent/jobs.txt'], 2, /--input-file \/nonexistent\/jobs\.txt: cannot read \(ENOENT\)/],
+      [['download', 'info', 'abc'], 2, /job id must be a positive integer \(got "abc"\)/],
+      [['download', 'add', 'ftp://h/x'], 1, /unsupported scheme "ftp"/],
+      [['download', 'add', 'http://h/x', '--dest', 'sub/dir/', '--max-rate', '1M'], 1, /names a directory/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await agent.cli(args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+    }
+    expect((await agent.rpc<unknown[]>('download.list', {})).length).toBe(before);
+  });
+
+  it('agent start refuses a config naming downloads.concurrency, saying it is now downloads.max_active', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ downloads: { concurrency: 2 } }));
+    const r = await runCli(['agent', 'start', '--state-dir', dir, '--config', join(dir, 'config.json')]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(new RegExp(`job ${b} failed: HTTP 404`));
-    expect(r.stdout).toMatch(new RegExp(`job ${a} done: 512.0 KiB`));
+    expect(r.stderr).toMatch(/downloads\.concurrency: renamed to downloads\.max_active \(jobs downloading at once\); connections per job are downloads\.connections/);
+  });
+
+  it('purge removes ended jobs; --json prints what the socket returned', async () => {
+    const listed = await agent.rpc<Array<{ id: number; state: string }>>('download.list', {});
+    const ended = listed.filter((j) => ['done', 'failed', 'cancelled'].includes(j.state)).map((j) => j.id);
+    expect(ended.length).toBeGreaterThan(0);
+    const r = await agent.cli(['download', 'purge', '--finished', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ jobs: ended });
+    expect((await agent.cli(['download', 'purge', String(ended[0])])).stderr).toMatch(new RegExp(`no download job ${ended[0]}`));
+    expect((await agent.cli(['download', 'purge'])).code).toBe(2);
   });
 });

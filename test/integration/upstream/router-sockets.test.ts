@@ -1,24 +1,26 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForwardProxy } from '../../helpers/forward-proxy.js';
 import { cleanupTinyproxies, hasTinyproxy, startTinyproxy } from '../../helpers/tinyproxy.js';
-import { classifyFailure, type ProxyJob, type ProxyRouter } from '../../../src/upstream/api.js';
+import type { ProxyJob, ProxyRouter } from '../../../src/upstream/api.js';
+import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
 import { defaultPolicy } from '../../../src/upstream/policies.js';
 import { ProxyList, type SwitchEvent } from '../../../src/upstream/proxy-list.js';
 import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
 import { UpstreamRouter } from '../../../src/upstream/router.js';
 
 /**
- * The router and classifyFailure against real sockets: a fetch loop shaped like the
- * download manager's (attempt → request → classify → report), through real forward
+ * The router against real sockets: a fetch loop shaped like the download
+ * manager's (attempt → request → report, the router judges), through real forward
  * proxies that refuse, answer 502 or reset, and through Debian's tinyproxy.
  */
 
 let origin: Server;
 let base = '';
 const proxies: ForwardProxy[] = [];
+const pools: DispatcherPool[] = [];
 
 beforeEach(async () => {
   origin = createServer((req, res) => {
@@ -34,6 +36,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
   await Promise.all(proxies.splice(0).map((p) => p.close()));
   await cleanupTinyproxies();
   await new Promise<void>((r) => origin.close(() => r()));
@@ -48,7 +51,9 @@ async function proxy(): Promise<ForwardProxy> {
 function setup(spec: string) {
   const switches: SwitchEvent[] = [];
   const list = new ProxyList(buildProxyList(spec, ''), { minHealthy: 1, onSwitch: (e) => switches.push(e) });
-  const router = new UpstreamRouter(list, { timeoutMs: 2000, timeoutDirectMs: 2000, lowSpeedLimit: 1024, backoffInitMs: 10, backoffMaxMs: 20, slowRetries: 2, resetAfterMs: 60_000, optimisticReset: false }, defaultPolicy());
+  const pool = new DispatcherPool({ proxyMs: 2000, directMs: 2000 });
+  pools.push(pool);
+  const router = new UpstreamRouter(list, pool, { timeoutMs: 2000, timeoutDirectMs: 2000, lowSpeedLimit: 1024, backoffInitMs: 10, backoffMaxMs: 20, slowRetries: 2, resetAfterMs: 60_000, optimisticReset: false }, defaultPolicy());
   return { list, router, switches };
 }
 
@@ -56,41 +61,37 @@ interface Outcome {
   status: number | null;
   body: string;
   via: Array<string | null>;
-  kinds: string[];
+  blames: string[];
   reason: string | null;
 }
 
-/** What the download manager does per job, minus the queue and the disk. */
+/** What the download manager does per request, minus the queue and the disk. */
 async function fetchJob(router: ProxyRouter, job: ProxyJob): Promise<Outcome> {
-  const out: Outcome = { status: null, body: '', via: [], kinds: [], reason: null };
+  const out: Outcome = { status: null, body: '', via: [], blames: [], reason: null };
+  const url = job.sources[0]!;
   for (let i = 0; i < 10; i++) {
-    const a = router.attempt(job);
+    const a = router.attempt(job, url, 0);
     out.via.push(a.proxy);
-    const dispatcher: Dispatcher = a.proxy ? new ProxyAgent({ uri: a.proxy, proxyTunnel: false, connectTimeout: a.timeoutMs }) : new Agent({ connectTimeout: a.timeoutMs });
     try {
-      const res = await request(job.url, { dispatcher, headersTimeout: a.timeoutMs });
+      const res = await request(url, { dispatcher: a.dispatcher, headersTimeout: a.timeoutMs });
       const body = await res.body.text();
       if (res.statusCode < 400) {
         router.reportSuccess(job, a);
         return { ...out, status: res.statusCode, body };
       }
-      const kind = classifyFailure({ viaProxy: a.proxy !== null, status: res.statusCode, headers: res.headers });
-      out.kinds.push(kind);
-      const d = router.reportFailure(job, a, kind, new Error(`HTTP ${res.statusCode}`));
-      if (d.action === 'fail') return { ...out, status: res.statusCode, reason: d.reason };
+      const d = router.reportFailure(job, a, { status: res.statusCode, headers: res.headers, bytes: 0 });
+      out.blames.push(d.blame);
+      if (d.action !== 'retry') return { ...out, status: res.statusCode, reason: d.reason };
     } catch (err) {
-      const kind = classifyFailure({ viaProxy: a.proxy !== null, error: err as Error });
-      out.kinds.push(kind);
-      const d = router.reportFailure(job, a, kind, err as Error);
-      if (d.action === 'fail') return { ...out, reason: d.reason };
-    } finally {
-      void dispatcher.close().catch(() => undefined);
+      const d = router.reportFailure(job, a, { error: err as Error, bytes: 0 });
+      out.blames.push(d.blame);
+      if (d.action !== 'retry') return { ...out, reason: d.reason };
     }
   }
   throw new Error('no decision after 10 attempts');
 }
 
-const job = (url: string): ProxyJob => ({ key: url, url, plan: null });
+const job = (url: string): ProxyJob => ({ key: url, sources: [url], maxRetries: 0, caFile: null, plan: null });
 
 describe('router over real sockets', () => {
   it('fails over from a 502-answering and a stopped proxy to the next group, blaming only them', async () => {
@@ -101,11 +102,11 @@ describe('router over real sockets', () => {
     const r = await fetchJob(router, job(`${base}/file`));
     expect(r.status).toBe(200);
     expect(r.body).toBe('hello /file\n');
-    expect(r.kinds).toEqual(['proxy', 'proxy']);
+    expect(r.blames).toEqual(['proxy', 'proxy']);
     expect(r.via.slice(-1)).toEqual([good.url]);
     expect(list.activeGroupIndex).toBe(1);
     expect(switches).toHaveLength(1);
-    expect(switches[0]!.reason).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+: (ECONNREFUSED|Error: HTTP 502|HTTP 502) while fetching ${base}/file$`));
+    expect(switches[0]!.reason).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+: (ECONNREFUSED|HTTP 502) while fetching ${base}/file$`));
     const byAddress = new Map([...list.proxies()].map((p) => [p.address, p]));
     expect(byAddress.get(bad.url)!.healthy).toBe(false);
     expect(byAddress.get(dead.url)!.healthy).toBe(false);
@@ -117,8 +118,8 @@ describe('router over real sockets', () => {
     const { list, router } = setup(`${p.url};DIRECT`);
     const r = await fetchJob(router, job(`${base}/missing`));
     expect(r.status).toBe(404);
-    expect(r.kinds).toEqual(['host']);
-    expect(r.reason).toMatch(/origin error/);
+    expect(r.blames).toEqual(['host']);
+    expect(r.reason).toMatch(/^HTTP 404 from 127\.0\.0\.1:\d+ via http/);
     expect([...list.proxies()][0]!.healthy).toBe(true);
     expect(list.activeGroupIndex).toBe(0);
   });
@@ -128,7 +129,7 @@ describe('router over real sockets', () => {
     resetting.mode = 'reset';
     const { router } = setup(`${resetting.url};${good.url}`);
     const r = await fetchJob(router, job(`${base}/r`));
-    expect(r.kinds).toEqual(['proxy']);
+    expect(r.blames).toEqual(['proxy']);
     expect(r.status).toBe(200);
   });
 
@@ -148,8 +149,8 @@ describe('router over real sockets', () => {
     await p2.stop();
     const { router } = setup(`${p1.url};${p2.url}`);
     const r = await fetchJob(router, job(`${base}/x`));
-    expect(r.kinds).toEqual(['proxy', 'proxy']);
-    expect(r.reason).toMatch(/every upstream proxy failed for this job; last http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    expect(r.blames).toEqual(['proxy', 'proxy']);
+    expect(r.reason).toMatch(/no proxy left after 0 retries: every upstream proxy failed for this job; last http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 });
 
@@ -160,7 +161,7 @@ describe.skipIf(!hasTinyproxy())('router through tinyproxy (Debian)', () => {
     const ok = await fetchJob(router, job(`${base}/via-tinyproxy`));
     expect(ok).toMatchObject({ status: 200, body: 'hello /via-tinyproxy\n', via: [tp.url] });
     const missing = await fetchJob(router, job(`${base}/missing`));
-    expect(missing.kinds).toEqual(['host']);
+    expect(missing.blames).toEqual(['host']);
     expect(list.activeGroupIndex).toBe(0);
     expect(tp.log()).toContain('/via-tinyproxy');
   });
@@ -170,7 +171,7 @@ describe.skipIf(!hasTinyproxy())('router through tinyproxy (Debian)', () => {
     const { list, router } = setup(`${tp.url};DIRECT`);
     await tp.stop();
     const r = await fetchJob(router, job(`${base}/after`));
-    expect(r).toMatchObject({ status: 200, kinds: ['proxy'], via: [tp.url, null] });
+    expect(r).toMatchObject({ status: 200, blames: ['proxy'], via: [tp.url, null] });
     expect(list.activeGroupIndex).toBe(1);
   });
 });

@@ -18,7 +18,7 @@ describe('config schema', () => {
     expect(cfg.control.mode).toBe('0600');
     expect(cfg.proxy.http_proxy).toBe('DIRECT');
     expect(cfg.proxy.timeout).toBe(5);
-    expect(cfg.downloads.part_size).toBe(4 * 1024 * 1024);
+    expect(cfg.downloads).toMatchObject({ part_size: 16 * 1024 * 1024, store: 'file', connections: 1, max_active: 1, max_rate: 0, ca_file: null });
     expect(cfg.apps).toEqual([]);
     expect(cfg.services).toEqual([]);
   });
@@ -72,6 +72,18 @@ describe('config schema', () => {
       'cluster.node: node must be 1-63 letters, digits, ".", "_" or "-"',
       'cluster.tls: tls.cert and tls.key go together',
     ]);
+  });
+
+  it('takes sizes and rates with suffixes, as curl and aria2 do', () => {
+    expect(parseConfig({ downloads: { max_rate: '1M', part_size: '4M' } }).downloads).toMatchObject({ max_rate: 1048576, part_size: 4194304 });
+    expect(parseConfig({ downloads: { max_rate: '500K' } }).downloads.max_rate).toBe(512000);
+    expect(problems({ downloads: { max_rate: 'fast' } })).toEqual(['downloads.max_rate: "fast" is not a size (bytes, or a number with K, M or G: 16M, 500K)']);
+    expect(problems({ downloads: { part_size: 100 } })).toEqual(['downloads.part_size: 100 is below the minimum of 4096 bytes']);
+  });
+
+  it('says what replaced a removed key instead of "unknown key"', () => {
+    expect(problems({ downloads: { concurrency: 2 } })).toEqual(['downloads.concurrency: renamed to downloads.max_active (jobs downloading at once); connections per job are downloads.connections']);
+    expect(problems({ downloads: { timeout: 5 } })[0]).toMatch(/^downloads\.timeout: removed: the connect timeout of a download is proxy\.timeout/);
   });
 
   it('formats paths like JavaScript accessors', () => {

@@ -1,22 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { afterRangeNotSatisfiable, checkOffsetAgainstTotal, decideResponse, parseContentRange, resumeHeaders } from '../../../src/download/range-resume.js';
+import { afterRangeNotSatisfiable, checkOffsetAgainstTotal, decideResponse, parseContentRange, rangeHeaders } from '../../../src/download/range-resume.js';
 
 const none = { etag: null, lastModified: null };
 const held = { etag: '"abc"', lastModified: 'Thu, 01 Jan 2026 00:00:01 GMT' };
 
-describe('resume headers', () => {
-  it('sends no Range for a job holding nothing', () => {
-    expect(resumeHeaders(0, held)).toEqual({});
+describe('range headers', () => {
+  it('sends no Range for the whole file', () => {
+    expect(rangeHeaders({ start: 0, end: null }, held)).toEqual({});
   });
-  it('sends Range from the held byte count with the ETag as If-Range', () => {
-    expect(resumeHeaders(4096, held)).toEqual({ range: 'bytes=4096-', 'if-range': '"abc"' });
+  it('sends an open Range from the held byte count with the ETag as If-Range', () => {
+    expect(rangeHeaders({ start: 4096, end: null }, held)).toEqual({ range: 'bytes=4096-', 'if-range': '"abc"' });
+  });
+  it('asks for one part as a closed range (the last byte included)', () => {
+    expect(rangeHeaders({ start: 0, end: 1024 }, none)).toEqual({ range: 'bytes=0-1023' });
+    expect(rangeHeaders({ start: 1024, end: 2048 }, held)).toEqual({ range: 'bytes=1024-2047', 'if-range': '"abc"' });
   });
   it('falls back to Last-Modified when there is no strong ETag', () => {
-    expect(resumeHeaders(10, { etag: 'W/"weak"', lastModified: 'Thu, 01 Jan 2026 00:00:01 GMT' })['if-range']).toBe('Thu, 01 Jan 2026 00:00:01 GMT');
-    expect(resumeHeaders(10, { etag: null, lastModified: 'X' })['if-range']).toBe('X');
+    expect(rangeHeaders({ start: 10, end: null }, { etag: 'W/"weak"', lastModified: 'Thu, 01 Jan 2026 00:00:01 GMT' })['if-range']).toBe('Thu, 01 Jan 2026 00:00:01 GMT');
+    expect(rangeHeaders({ start: 10, end: null }, { etag: null, lastModified: 'X' })['if-range']).toBe('X');
   });
   it('sends a bare Range when the server gave no validator', () => {
-    expect(resumeHeaders(10, none)).toEqual({ range: 'bytes=10-' });
+    expect(rangeHeaders({ start: 10, end: null }, none)).toEqual({ range: 'bytes=10-' });
   });
 });
 
@@ -33,33 +37,35 @@ describe('Content-Range', () => {
 });
 
 describe('what a response means for the held bytes', () => {
-  it('appends a 206 whose Content-Range starts at the held offset', () => {
-    expect(decideResponse(100, held, 206, { 'content-range': 'bytes 100-999/1000', etag: '"abc"' })).toEqual({ kind: 'append', total: 1000 });
+  const from100 = { start: 100, end: null };
+  it('writes a 206 whose Content-Range starts where asked', () => {
+    expect(decideResponse(from100, held, 206, { 'content-range': 'bytes 100-999/1000', etag: '"abc"' })).toEqual({ kind: 'append', total: 1000, validators: { etag: '"abc"', lastModified: null } });
   });
-  it('never appends a 206 starting elsewhere', () => {
-    expect(decideResponse(100, held, 206, { 'content-range': 'bytes 0-999/1000' }).kind).toBe('retry-from-zero');
+  it('never writes a 206 starting elsewhere', () => {
+    expect(decideResponse(from100, held, 206, { 'content-range': 'bytes 0-999/1000' }).kind).toBe('mismatch');
   });
-  it('never appends a 206 of a file with another ETag', () => {
-    expect(decideResponse(100, held, 206, { 'content-range': 'bytes 100-999/1000', etag: '"other"' }).kind).toBe('retry-from-zero');
+  it('never writes a 206 of a file with another ETag', () => {
+    expect(decideResponse(from100, held, 206, { 'content-range': 'bytes 100-999/1000', etag: '"other"' }).kind).toBe('mismatch');
   });
-  it('restarts from zero on a 200 to a ranged request (range ignored)', () => {
-    const d = decideResponse(100, held, 200, { 'content-length': '1000', etag: '"abc"' });
-    expect(d).toMatchObject({ kind: 'restart', total: 1000 });
-    expect(d.kind === 'restart' && d.reason).toMatch(/ignored/);
+  it('takes a 200 to a ranged request as the whole file (range ignored)', () => {
+    const d = decideResponse({ start: 100, end: 200 }, held, 200, { 'content-length': '1000', etag: '"abc"' });
+    expect(d).toMatchObject({ kind: 'whole-file', total: 1000, changed: false });
+    expect(d.kind === 'whole-file' && d.reason).toMatch(/ignored "Range: bytes=100-199"/);
   });
-  it('names a changed ETag as the reason for a restart', () => {
-    const d = decideResponse(100, held, 200, { 'content-length': '1000', etag: '"new"' });
-    expect(d.kind === 'restart' && d.reason).toMatch(/changed/);
+  it('names a changed ETag as the reason', () => {
+    const d = decideResponse(from100, held, 200, { 'content-length': '1000', etag: '"new"' });
+    expect(d).toMatchObject({ kind: 'whole-file', changed: true });
+    expect(d.kind === 'whole-file' && d.reason).toMatch(/changed/);
   });
-  it('takes a 200 from zero as the file, with its validators', () => {
-    expect(decideResponse(0, none, 200, { 'content-length': '5', etag: '"e"', 'last-modified': 'L' })).toEqual({ kind: 'fresh', total: 5, validators: { etag: '"e"', lastModified: 'L' } });
+  it('takes a 200 to a request without a range as the file, with its validators', () => {
+    expect(decideResponse({ start: 0, end: null }, none, 200, { 'content-length': '5', etag: '"e"', 'last-modified': 'L' })).toEqual({ kind: 'fresh', total: 5, validators: { etag: '"e"', lastModified: 'L' } });
   });
-  it('asks for the size on a 416', () => {
-    expect(decideResponse(100, held, 416, {}).kind).toBe('check-size');
+  it('reports a 416', () => {
+    expect(decideResponse(from100, held, 416, {}).kind).toBe('not-satisfiable');
   });
-  it('leaves other statuses to the caller', () => {
-    expect(decideResponse(0, none, 503, {})).toEqual({ kind: 'status', status: 503 });
-    expect(decideResponse(0, none, 404, {})).toEqual({ kind: 'status', status: 404 });
+  it('leaves other statuses to the router', () => {
+    expect(decideResponse({ start: 0, end: null }, none, 503, {})).toEqual({ kind: 'status', status: 503 });
+    expect(decideResponse({ start: 0, end: null }, none, 404, {})).toEqual({ kind: 'status', status: 404 });
   });
 });
 

@@ -6,16 +6,18 @@ import type { ProxyJob } from '../../../src/upstream/api.js';
 import { defaultPolicy, loadPolicy, shardingPolicy, type SelectionPolicy } from '../../../src/upstream/policies.js';
 import { ProxyList } from '../../../src/upstream/proxy-list.js';
 import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
 import { UpstreamRouter, type RouterSettings } from '../../../src/upstream/router.js';
 
 const settings: RouterSettings = { timeoutMs: 5000, timeoutDirectMs: 10000, lowSpeedLimit: 1024, backoffInitMs: 2000, backoffMaxMs: 10000, slowRetries: 5, resetAfterMs: 300_000, optimisticReset: false };
 
 function router(spec: string, policy: SelectionPolicy): { list: ProxyList; router: UpstreamRouter } {
   const list = new ProxyList(buildProxyList(spec, ''), { minHealthy: 1 });
-  return { list, router: new UpstreamRouter(list, settings, policy) };
+  return { list, router: new UpstreamRouter(list, new DispatcherPool({ proxyMs: 5000, directMs: 10000 }), settings, policy) };
 }
 
-const job = (key: string): ProxyJob => ({ key, url: `http://origin/${key}`, plan: null });
+const job = (key: string): ProxyJob => ({ key, sources: [`http://origin/${key}`], maxRetries: 5, caFile: null, plan: null });
+const attempt = (r: UpstreamRouter, j: ProxyJob) => r.attempt(j, j.sources[0]!, 0);
 const FOUR = 'http://p0:1|http://p1:1|http://p2:1|http://p3:1';
 
 const dirs: string[] = [];
@@ -26,7 +28,7 @@ describe('default policy', () => {
     const { router: r } = router(FOUR, defaultPolicy());
     const counts = new Map<string, number>();
     for (let i = 0; i < 10_000; i++) {
-      const a = r.attempt(job(`k${i}`));
+      const a = attempt(r, job(`k${i}`));
       counts.set(a.proxy!, (counts.get(a.proxy!) ?? 0) + 1);
     }
     expect(counts.size).toBe(4);
@@ -38,9 +40,9 @@ describe('default policy', () => {
     const j = job('x');
     const seen: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const a = r.attempt(j);
+      const a = attempt(r, j);
       seen.push(a.proxy!);
-      r.reportFailure(j, a, 'proxy', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }));
+      r.reportFailure(j, a, { error: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), bytes: 0 });
     }
     expect(new Set(seen).size).toBe(4);
   });
@@ -50,8 +52,8 @@ describe('sharding policy', () => {
   it('sends one key to the same proxy every time, over 1 000 keys', () => {
     const { router: r } = router(FOUR, shardingPolicy());
     for (let i = 0; i < 1000; i++) {
-      const first = r.attempt(job(`sha-${i}`)).proxy;
-      for (let k = 0; k < 3; k++) expect(r.attempt(job(`sha-${i}`)).proxy).toBe(first);
+      const first = attempt(r, job(`sha-${i}`)).proxy;
+      for (let k = 0; k < 3; k++) expect(attempt(r, job(`sha-${i}`)).proxy).toBe(first);
     }
   });
 
@@ -60,8 +62,8 @@ describe('sharding policy', () => {
     const after = router('http://p0:1|http://p1:1|http://p3:1', shardingPolicy()).router;
     let moved = 0;
     for (let i = 0; i < 1000; i++) {
-      const a = before.attempt(job(`key-${i}`)).proxy;
-      const b = after.attempt(job(`key-${i}`)).proxy;
+      const a = attempt(before, job(`key-${i}`)).proxy;
+      const b = attempt(after, job(`key-${i}`)).proxy;
       if (a !== b) {
         moved++;
         expect(a).toBe('http://p2:1');
@@ -73,13 +75,13 @@ describe('sharding policy', () => {
 
   it('goes to the key\'s next proxy when its own is unhealthy, and back when it recovers', () => {
     const { list, router: r } = router(FOUR, shardingPolicy());
-    const owner = r.attempt(job('k')).proxy;
+    const owner = attempt(r, job('k')).proxy;
     const p = [...list.proxies()].find((x) => x.address === owner)!;
     list.setHealth(p, false);
-    const other = r.attempt(job('k')).proxy;
+    const other = attempt(r, job('k')).proxy;
     expect(other).not.toBe(owner);
     list.setHealth(p, true);
-    expect(r.attempt(job('k')).proxy).toBe(owner);
+    expect(attempt(r, job('k')).proxy).toBe(owner);
   });
 });
 
@@ -101,10 +103,10 @@ describe('custom policy module', () => {
     expect(policy.name).toBe(file);
     const { router: r } = router(FOUR, policy);
     const j = job('a');
-    const a = r.attempt(j);
+    const a = attempt(r, j);
     expect(a.proxy).toBe('http://p3:1');
-    r.reportFailure(j, a, 'proxy', Object.assign(new Error('boom'), { code: 'ECONNRESET' }));
-    expect(r.attempt(j).proxy).toBe('http://p2:1');
+    r.reportFailure(j, a, { error: Object.assign(new Error('boom'), { code: 'ECONNRESET' }), bytes: 0 });
+    expect(attempt(r, j).proxy).toBe('http://p2:1');
   });
 
   it('resolves a relative path against the base directory', async () => {
