@@ -27,7 +27,7 @@ describe('a proxy nobody has checked yet', () => {
     expect((await u.rpc<HealthRow[]>('proxy.health')).map((r) => r.state)).toEqual(['healthy', 'unhealthy', 'direct']);
 
     // rebalance clears a failure mark: that is no verdict, so unknown again; a checked healthy proxy stays healthy
-    await u.rpc('proxy.rebalance');
+    expect(await u.rpc('proxy.rebalance')).toEqual({ revision: u.sub.list.revision });
     expect((await u.rpc<HealthRow[]>('proxy.health')).map((r) => r.state)).toEqual(['healthy', 'unknown', 'direct']);
   });
 });
