@@ -105,7 +105,9 @@ describe('the auto groups', () => {
 });
 
 describe('the PAC default', () => {
-  it('is http://wpad/wpad.dat, as cvmfs', () => {
+  it('is http://wpad/wpad.dat, as cvmfs, and a PAC URL must be http or https (the config path named)', () => {
     expect(parseConfig({}).proxy.pac_urls).toEqual(['http://wpad/wpad.dat']);
+    expect(() => parseConfig({ proxy: { pac_urls: ['http://wpad/wpad.dat', 'file:///etc/wpad.dat'] } })).toThrow('proxy.pac_urls[1]: a PAC URL must be http:// or https://');
+    expect(() => parseConfig({ proxy: { http_proxy: 'auto|http://a:3128' } })).toThrow(/proxy\.http_proxy: .*auto is a group of its own/);
   });
 });
