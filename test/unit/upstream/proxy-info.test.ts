@@ -32,6 +32,18 @@ describe('a proxy nobody has checked yet', () => {
   });
 });
 
+describe('a request through an unchecked proxy', () => {
+  it("makes it healthy when the proxy answered, even with the origin's error", async () => {
+    const u = await openUpstream({ http_proxy: 'http://127.0.0.1:9;DIRECT' });
+    const url = 'http://origin.example/missing';
+    const job = { key: url, sources: [url], maxRetries: 3, caFile: null, plan: null };
+    const attempt = u.sub.router.attempt(job, url, 0);
+    expect(attempt.proxy).toBe('http://127.0.0.1:9');
+    expect(u.sub.router.reportFailure(job, attempt, { status: 404, bytes: 0 }).blame).toBe('host');
+    expect((await u.rpc<HealthRow[]>('proxy.health'))[0]).toMatchObject({ proxy: 'http://127.0.0.1:9', state: 'healthy' });
+  });
+});
+
 describe("each member's addresses", () => {
   it('are looked up once, cached, and looked up again on proxy rebalance', async () => {
     const answers: Record<string, string[]> = { 'squid.example': ['192.0.2.10', '2001:db8::10'] };
