@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   PXC_ERR_SHUTTING_DOWN: 'the agent is shutting down and refuses new work',
   PXC_ERR_BAD_PROXY_SPEC: 'a proxy string is malformed (the message names the bad token)',
   PXC_ERR_BAD_POLICY: 'an unknown selection policy, or a policy module without both exports',
+  PXC_ERR_PAC: 'proxy auto-discovery (auto in the proxy string) found no PAC file that could be fetched, evaluated and named a usable proxy; the list keeps its previous members',
   PXC_ERR_UNKNOWN_JOB: 'no download job has that id',
   PXC_ERR_BAD_URL: 'a URL is malformed or its scheme is not http or https',
   PXC_ERR_BAD_DEST: 'a download destination is outside downloads.dir or already exists',

@@ -1,11 +1,12 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { ProxyInfo } from '../../src/upstream/commands.js';
+import { proxyInfoLines } from '../../src/upstream/render.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
 
 export default class ProxyInfoCommand extends ClientCommand {
   static override summary = 'Show the upstream proxy groups, the active proxy, revision and policy';
   static override description =
-    'Layout as cvmfs_talk "proxy info": one line per load-balance group, then the member actually in use. With --json: {revision, policy, active_group, active_proxy, groups: [{index, fallback, healthy, proxies: [{address, healthy, last_check, latency_ms, failures}]}]}.';
+    'Layout as cvmfs_talk "proxy info": one line per load-balance group, each member with its state (unknown until its first check, healthy, unhealthy) and the addresses its host name resolved to (looked up once, again on `proxy rebalance`), then the member actually in use. On a later group, the seconds before reset_after returns to group 0. With `auto` in the proxy string, the PAC file the auto groups came from, what FindProxyForURL answered, and the last refresh error. With --json: {revision, policy, active_group, active_proxy, reset_in_s, pac, groups: [{index, fallback, pac, healthy, proxies: [{address, state, healthy, addresses, address_error, last_check, latency_ms, failures}]}]}.';
   static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> proxy info', '<%= config.bin %> proxy info --json'];
 
@@ -13,15 +14,7 @@ export default class ProxyInfoCommand extends ClientCommand {
     const { flags } = await this.parse(ProxyInfoCommand);
     const info = await this.call(this.socketPath(flags), 'proxy.info', {});
     const c = makeChalk();
-    this.log('Load-balance groups:');
-    for (const g of info.groups) {
-      const members = g.proxies.map((p) => (p.address === 'DIRECT' ? 'DIRECT' : `${p.address} (${stateColour(c, p.healthy ? 'healthy' : 'unhealthy')})`));
-      this.log(`[${g.index}] ${members.join(', ')}`);
-    }
-    this.log(`Active proxy: [${info.active_group}] ${c.bold(info.active_proxy)}`);
-    if (info.first_fallback_group !== null) this.log(`First fallback group: [${info.first_fallback_group}]`);
-    this.log(`Revision: ${info.revision}`);
-    this.log(`Policy: ${info.policy}`);
+    for (const line of proxyInfoLines(info, (s) => stateColour(c, s), (s) => c.bold(s))) this.log(line);
     return info;
   }
 }

@@ -5,7 +5,7 @@ import type { FleetWrite } from '../../src/fleet/store.js';
 export default class ProxySet extends ClientCommand {
   static override summary = 'Replace the upstream proxy groups at run time';
   static override description =
-    'SPEC is a proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy. The change is stored in the state DB and survives an agent restart until `proxyctl proxy reset`. Without SPEC on a terminal, prompts to edit the current groups; without SPEC and without a terminal it is a usage error. On a terminal the change is confirmed unless --yes. With --fleet the groups become the fleet\'s proxy document: every node of the fleet applies them (a node where `proxy set` was run without --fleet keeps its own until `proxy reset`).';
+    'SPEC is a proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy; DIRECT is a group of its own, written once. `auto` (a group of its own too) stands for the proxies the PAC files of proxy.pac_urls name (default http://wpad/wpad.dat), one failover group per entry of their answer, as cvmfs; when no PAC file answers, the set is refused and the running list stays. The change is stored in the state DB and survives an agent restart until `proxyctl proxy reset`. Without SPEC on a terminal, prompts to edit the current groups; without SPEC and without a terminal it is a usage error. On a terminal the change is confirmed unless --yes. With --fleet the groups become the fleet\'s proxy document: every node of the fleet applies them (a node where `proxy set` was run without --fleet keeps its own until `proxy reset`).';
   static override args = {
     spec: Args.string({ description: 'proxy string, e.g. "http://a:3128|http://b:3128;DIRECT" (quote it: ";" and "|" are shell syntax)' }),
   };
@@ -17,6 +17,7 @@ export default class ProxySet extends ClientCommand {
   static override examples = [
     `<%= config.bin %> proxy set 'http://squid1:3128|http://squid2:3128;DIRECT'`,
     `<%= config.bin %> proxy set DIRECT --yes`,
+    `<%= config.bin %> proxy set 'auto;DIRECT' --yes     # proxies from the PAC files, else DIRECT`,
     `<%= config.bin %> proxy set 'http://squid1:3128;DIRECT' --fleet --yes`,
     '<%= config.bin %> proxy set    # on a terminal: edit the groups interactively',
   ];

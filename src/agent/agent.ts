@@ -16,6 +16,7 @@ import { overlayFleet, registerNoFleet, startFleet, type FleetNode, type FleetSn
 import { packageVersion } from '../version.js';
 import { registerCoreCommands, type AgentInfo, type ReloadResult } from './core-commands.js';
 import { fleetHost } from './fleet-host.js';
+import { parametersCommands } from './parameters.js';
 import { closeInOrder, shutdownBudgetMs, type StepOutcome } from './shutdown.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 import { createSubsystems, type AgentParts } from './subsystems.js';
@@ -105,6 +106,7 @@ export class Agent {
       stats: () => this.stats.snapshot(),
       shutdown: (timeoutS) => this.#opts.onShutdownRequest(timeoutS),
     });
+    this.registry.add(...parametersCommands({ config: () => this.#config, layers: () => this.#parameterLayers() }));
     this.#stopProcessStats = registerProcessStats(this.stats);
     await this.#control.listen();
     this.#state = new StateStore(join(stateDir, 'state.db'));
@@ -119,6 +121,8 @@ export class Agent {
       allowPartial: this.#opts.allowPartial ?? false,
     };
     this.#config = await this.#joinFleet(ctx);
+    // What `parameters` tells file keys from defaults by (the caller validated this file already).
+    if (this.#fileJson === undefined) this.#fileJson = await readConfigJson(this.#opts.configPath).catch(() => ({}));
     this.#parts = createSubsystems({ ...ctx, config: this.#config });
     for (const s of this.#parts.subsystems) {
       await s.start();
@@ -216,6 +220,13 @@ export class Agent {
       this.#fleet!.applied(snap);
       this.events.publish('agent.reload', { config_path: `${this.#opts.configPath ?? 'defaults'} + fleet revision ${snap.revision}`, ok: true, error: null });
     });
+  }
+
+  /** The config's layers for `parameters`: the file, the fleet's overlay, and every subsystem's run-time overrides. */
+  #parameterLayers() {
+    const runtime = Object.assign({}, ...this.#subsystems.map((s) => s.runtimeParameters?.() ?? {})) as Record<string, unknown>;
+    const snap = this.#fleet?.snapshot() ?? null;
+    return { file: this.#fileJson, fleet: snap ? overlayFleet(this.#fileJson, snap.docs) : undefined, runtime };
   }
 
   /** The one validation of a config: the file's JSON, or the file overlaid by fleet documents. */

@@ -41,6 +41,11 @@ export interface Subsystem {
    * about to exit: let go of what would outlive it (SIGKILL child processes).
    */
   abort?(): void;
+  /**
+   * Config keys this subsystem overrides at run time (dotted paths, e.g.
+   * `proxy.timeout`) with their values, for `parameters`.
+   */
+  runtimeParameters?(): Record<string, unknown>;
   /** The data-plane engine, for `agent status` (forward only). */
   readonly engine?: string;
 }

@@ -71,13 +71,13 @@ const metricsSchema = z
   .default({});
 
 /** A proxy string in config: refused with the bad token named, as `proxy set` would. */
-const proxySpecSchema = (def: string, description: string) =>
+const proxySpecSchema = (def: string, description: string, allowAuto = false) =>
   z
     .string()
     .default(def)
     .superRefine((spec, ctx) => {
       try {
-        parseProxySpec(spec);
+        parseProxySpec(spec, 'proxy string', allowAuto);
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^proxy string: /, '') });
       }
@@ -91,7 +91,8 @@ const proxySchema = z
   .object({
     http_proxy: proxySpecSchema(
       'DIRECT',
-      'upstream proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy, a missing scheme means http://, e.g. "http://a:3128|http://b:3128;DIRECT" (default DIRECT); `proxyctl proxy set` overrides it until `proxy reset`',
+      'upstream proxy string as CVMFS_HTTP_PROXY: ";" separates failover groups, "|" load-balanced members, DIRECT means no proxy, a missing scheme means http://, e.g. "http://a:3128|http://b:3128;DIRECT" (default DIRECT); DIRECT and auto are groups of their own, written once; "auto" stands for the proxies the PAC files of proxy.pac_urls resolve to, e.g. "auto;DIRECT"; `proxyctl proxy set` overrides it until `proxy reset`',
+      true,
     ),
     fallback_proxy: proxySpecSchema('', 'fallback proxies appended as the last group(s), same syntax; when set, DIRECT is stripped from both lists (default none)'),
     policy: z
@@ -117,6 +118,17 @@ const proxySchema = z
       .nullable()
       .default(null)
       .describe('URL fetched through each proxy as its probe (2xx, 3xx or 404 = healthy); unset means a TCP connect to the proxy (default none)'),
+    pac_urls: z
+      .array(z.string().url().refine((u) => /^https?:\/\//.test(u), 'a PAC URL must be http:// or https://'))
+      .default(['http://wpad/wpad.dat'])
+      .describe('PAC files that "auto" in http_proxy is resolved from, tried in order, fetched without a proxy; the first that answers with a usable proxy wins, as CVMFS_PAC_URLS (default ["http://wpad/wpad.dat"], the cvmfs default)'),
+    pac_query_url: z
+      .string()
+      .url()
+      .nullable()
+      .default(null)
+      .describe('the URL a PAC file\'s FindProxyForURL is asked about, as cvmfs asks about its first server (default proxy.health_check_url, else "http://example.org/")'),
+    pac_refresh: seconds(600, 'interval at which "auto" is resolved again from the PAC files (also on proxy rebalance); a failed refresh keeps the groups of the last one'),
   })
   .strict()
   .default({});

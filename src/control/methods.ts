@@ -1,4 +1,5 @@
 import type { AgentMethods } from '../agent/core-commands.js';
+import type { ParametersMethods } from '../agent/parameters.js';
 import type { EventMethods } from './event-commands.js';
 import type { DeployMethods } from '../deploy/commands.js';
 import type { DownloadMethods } from '../download/commands.js';
@@ -11,4 +12,4 @@ import type { UpstreamMethods } from '../upstream/commands.js';
  * (`import type` only: the CLI never loads agent code at run time).
  * Each subsystem exports the MethodMap of its commands; intersect it here.
  */
-export type Methods = AgentMethods & EventMethods & ForwardMethods & DeployMethods & DownloadMethods & UpstreamMethods & FleetMethods;
+export type Methods = AgentMethods & ParametersMethods & EventMethods & ForwardMethods & DeployMethods & DownloadMethods & UpstreamMethods & FleetMethods;

@@ -21,15 +21,22 @@ export interface ProxyMetrics {
   readonly transitions: Counter;
 }
 
+/** What is known of a member: `unknown` until a probe or a request says (it takes traffic meanwhile). */
+export type ProxyState = 'unknown' | 'healthy' | 'unhealthy' | 'direct';
+
 export class Proxy {
   readonly address: MemberAddress;
   healthy = true;
+  /** A probe or a request has given a verdict since the proxy joined the list (or since rebalance cleared its mark). */
+  checked = false;
   /** Epoch ms of the last health probe, null before the first. */
   lastCheck: number | null = null;
   latencyMs: number | null = null;
   lastError: string | null = null;
   readonly metrics: ProxyMetrics;
   readonly #scope: StatsScope | undefined;
+  /** Counter values at the last `reset error counters`: the metrics stay monotonic (Prometheus), what operators read restarts from 0. */
+  #errorBase = { proxy: 0, host: 0, slow: 0 };
 
   constructor(address: MemberAddress, scope?: StatsScope) {
     this.address = address;
@@ -43,7 +50,30 @@ export class Proxy {
       transitions: counter('health_transitions', 'healthy ↔ unhealthy changes'),
     };
     scope?.text('last_error', 'last failure through this proxy', () => this.lastError);
-    scope?.text('state', 'healthy or unhealthy', () => (this.healthy ? 'healthy' : 'unhealthy'));
+    scope?.text('state', 'unknown (not checked yet), healthy or unhealthy', () => this.state);
+  }
+
+  /** Proxy errors counted against this member since it joined or since `reset error counters`. */
+  get failures(): number {
+    return this.metrics.failuresProxy.value - this.#errorBase.proxy;
+  }
+  get hostFailures(): number {
+    return this.metrics.failuresHost.value - this.#errorBase.host;
+  }
+  get slowTransfers(): number {
+    return this.metrics.slow.value - this.#errorBase.slow;
+  }
+
+  /** `reset error counters`: failures, host failures and slow transfers read 0 again, the last error is forgotten. */
+  resetErrors(): void {
+    this.#errorBase = { proxy: this.metrics.failuresProxy.value, host: this.metrics.failuresHost.value, slow: this.metrics.slow.value };
+    this.lastError = null;
+  }
+
+  get state(): ProxyState {
+    if (this.isDirect) return 'direct';
+    if (!this.healthy) return 'unhealthy';
+    return this.checked ? 'healthy' : 'unknown';
   }
 
   get isDirect(): boolean {
@@ -93,6 +123,10 @@ export interface ProxyListOptions {
   onSwitch?: (e: SwitchEvent) => void;
   /** A proxy became healthy or unhealthy. */
   onHealth?: (proxy: Proxy) => void;
+  /** The revision to continue from (the last one before a restart, from the state DB). */
+  revision?: number;
+  /** The revision moved (to persist it). */
+  onRevision?: (revision: number) => void;
   now?: () => number;
 }
 
@@ -114,8 +148,14 @@ export class ProxyList {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#minHealthy = opts.minHealthy;
+    this.#revision = opts.revision ?? 0;
     this.#activeSince = this.#now();
     this.set(parsed);
+  }
+
+  #bump(): void {
+    this.#revision++;
+    this.#opts.onRevision?.(this.#revision);
   }
 
   get groups(): readonly ProxyGroup[] {
@@ -172,7 +212,7 @@ export class ProxyList {
     this.#activeSince = this.#now();
     this.#lastUsed = null;
     for (const g of this.#groups) g.healthy = g.healthyCount() >= Math.min(this.#minHealthy, g.proxies.length);
-    this.#revision++;
+    this.#bump();
   }
 
   #proxy(address: MemberAddress): Proxy {
@@ -186,6 +226,7 @@ export class ProxyList {
 
   /** Marks a proxy up or down; returns true when its state changed. Group health changes move the revision. */
   setHealth(proxy: Proxy, healthy: boolean): boolean {
+    proxy.checked = true;
     if (proxy.healthy === healthy) return false;
     proxy.healthy = healthy;
     proxy.metrics.transitions.inc();
@@ -203,7 +244,7 @@ export class ProxyList {
         changed = true;
       }
     }
-    if (changed) this.#revision++;
+    if (changed) this.#bump();
   }
 
   /** Makes `to` the active group (revision + 1) and reports the switch with its reason. */
@@ -213,7 +254,7 @@ export class ProxyList {
     this.#active = to;
     this.#activeSince = this.#now();
     this.#lastUsed = null;
-    this.#revision++;
+    this.#bump();
     this.switches++;
     this.#opts.onSwitch?.({ from, to, reason });
   }
@@ -252,15 +293,19 @@ export class ProxyList {
 
   /** `proxy rebalance`: every proxy healthy again, new random orders (through the revision). */
   rebalance(): void {
-    for (const p of this.#byAddress.values()) p.healthy = true;
+    for (const p of this.#byAddress.values()) {
+      // A cleared failure mark is not a verdict: unknown until the next probe or request.
+      if (!p.healthy) p.checked = false;
+      p.healthy = true;
+    }
     for (const g of this.#groups) g.healthy = true;
     this.#lastUsed = null;
-    this.#revision++;
+    this.#bump();
   }
 
   /** Moves the revision so every job re-plans (a new policy). */
   replan(): void {
-    this.#revision++;
+    this.#bump();
   }
 
   /** True when the list has been on a later group for at least `resetAfterMs`. */

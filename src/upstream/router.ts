@@ -189,6 +189,8 @@ export class UpstreamRouter implements ProxyRouter {
         return this.#proxyFailure(job, plan, attempt, src, c, evidence.bytes > 0);
       default:
         member.metrics.failuresHost.inc();
+        // The proxy answered about the origin: a verdict on it (unknown → healthy), though not one that lifts a failure mark.
+        if (!member.isDirect && member.healthy) member.checked = true;
         return this.#hostFailure(job, attempt, src, c, evidence);
     }
   }

@@ -55,7 +55,7 @@ describe('issue 4: done when', () => {
     socat.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     socat.stdin.end('proxy info\n');
     expect(await new Promise((r) => socat.once('exit', r))).toBe(0);
-    expect(stdout).toMatch(/^Load-balance groups:\n\[0\] http:\/\/127\.0\.0\.1:\d+ \(unhealthy\)\n\[1\] DIRECT\n/);
+    expect(stdout).toMatch(/^Load-balance groups:\n\[0\] http:\/\/127\.0\.0\.1:\d+ \(unhealthy, 127\.0\.0\.1\)\n\[1\] DIRECT\n/);
   });
 });
 

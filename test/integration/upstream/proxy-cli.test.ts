@@ -16,9 +16,9 @@ describe('proxyctl proxy', () => {
     expect(human.stdout).toMatch(/^Load-balance groups:\n\[0\] .*\n\[1\] DIRECT\nActive proxy: \[0\] http:\/\/127\.0\.0\.1:(9|10)\n/);
     const json = JSON.parse((await agent.cli(['proxy', 'info', '--json'])).stdout) as ProxyInfo;
     expect(json).toMatchObject({ policy: 'default', active_group: 0, groups: [{ index: 0, fallback: false, healthy: true }, { index: 1, proxies: [{ address: 'DIRECT' }] }] });
-    expect(json.groups[0]!.proxies[0]).toEqual({ address: 'http://127.0.0.1:9', healthy: true, last_check: null, latency_ms: null, failures: 0 });
+    expect(json.groups[0]!.proxies[0]).toEqual({ address: 'http://127.0.0.1:9', state: 'unknown', healthy: true, addresses: ['127.0.0.1'], address_error: null, last_check: null, latency_ms: null, failures: 0 });
     const health = JSON.parse((await agent.cli(['proxy', 'health', '--json'])).stdout) as Array<{ proxy: string; state: string }>;
-    expect(health.map((r) => [r.proxy, r.state])).toEqual([['http://127.0.0.1:9', 'healthy'], ['http://127.0.0.1:10', 'healthy'], ['DIRECT', 'direct']]);
+    expect(health.map((r) => [r.proxy, r.state])).toEqual([['http://127.0.0.1:9', 'unknown'], ['http://127.0.0.1:10', 'unknown'], ['DIRECT', 'direct']]);
     expect(JSON.parse((await agent.cli(['proxy', 'policy', '--json'])).stdout)).toEqual({ policy: 'default' });
   });
 

@@ -18,14 +18,14 @@ describe('proxy talk commands', () => {
   it('answer in the documented text', async () => {
     const agent = await startAgent({ config });
     const text = await agent.talk('proxy info');
-    expect(text).toMatch(/^Load-balance groups:\n\[0\] http:\/\/127\.0\.0\.1:9 \(healthy\), http:\/\/127\.0\.0\.1:10 \(healthy\)\n\[1\] DIRECT\nActive proxy: \[0\] http:\/\/127\.0\.0\.1:(9|10)\nRevision: \d+\nPolicy: default\n$/);
+    expect(text).toMatch(/^Load-balance groups:\n\[0\] http:\/\/127\.0\.0\.1:9 \(unknown, 127\.0\.0\.1\), http:\/\/127\.0\.0\.1:10 \(unknown, 127\.0\.0\.1\)\n\[1\] DIRECT\nActive proxy: \[0\] http:\/\/127\.0\.0\.1:(9|10)\nRevision: \d+\nPolicy: default\n$/);
 
     expect(await agent.talk('proxy set http://127.0.0.1:11 | http://127.0.0.1:12 ; DIRECT')).toBe('OK\n');
     expect((await info(agent)).spec).toBe('http://127.0.0.1:11|http://127.0.0.1:12;DIRECT');
 
     expect(await agent.talk('proxy fallback http://127.0.0.1:13')).toBe('OK\n');
     const withFallback = await agent.talk('proxy info');
-    expect(withFallback).toContain('[1] http://127.0.0.1:13 (healthy)\n');
+    expect(withFallback).toContain('[1] http://127.0.0.1:13 (unknown, 127.0.0.1)\n');
     expect(withFallback).toContain('First fallback group: [1]\n');
     expect(withFallback).not.toContain('DIRECT');
 
@@ -39,11 +39,11 @@ describe('proxy talk commands', () => {
 
     const health = await agent.talk('proxy health');
     expect(health.split('\n')[0]).toMatch(/^PROXY\s+GROUP\s+STATE\s+LAST CHECK\s+LATENCY MS\s+FAILURES\s+SLOW$/);
-    expect(health).toMatch(/http:\/\/127\.0\.0\.1:11\s+0\s+healthy\s+-\s+-\s+0\s+0/);
+    expect(health).toMatch(/http:\/\/127\.0\.0\.1:11\s+0\s+unknown\s+-\s+-\s+0\s+0/);
 
     expect(await agent.talk('proxy reset')).toBe('OK\n');
     expect(await agent.talk('proxy policy')).toBe('default\n');
-    expect(await agent.talk('proxy info')).toContain('[0] http://127.0.0.1:9 (healthy), http://127.0.0.1:10 (healthy)\n[1] DIRECT\n');
+    expect(await agent.talk('proxy info')).toContain('[0] http://127.0.0.1:9 (unknown, 127.0.0.1), http://127.0.0.1:10 (unknown, 127.0.0.1)\n[1] DIRECT\n');
   });
 
   it('refuse a malformed string naming the bad token, and keep the running list', async () => {
