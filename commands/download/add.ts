@@ -5,7 +5,7 @@ import { ClientCommand } from '../../src/cli/client-command.js';
 import type { AddResult } from '../../src/download/commands.js';
 import { InputFileError, parseInputFile } from '../../src/download/input-file.js';
 import type { JobView } from '../../src/download/job.js';
-import { watchJobs } from '../../src/download/progress.js';
+import { watchJobs } from '../../src/ui/progress.js';
 import { makeChalk } from '../../src/ui/colour.js';
 
 type JobParams = { url?: string; urls?: string[]; dest?: string; sha256?: string; index?: number; max_rate?: string; connections?: number; headers?: string[]; ca_file?: string; force?: boolean };

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
 
 export default class DownloadCancel extends ClientCommand {
   static override summary = 'Cancel a download and delete its partial data';

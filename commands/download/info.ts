@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId, percent } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { percent } from '../../src/ui/progress.js';
 import type { JobView } from '../../src/download/job.js';
 import { formatBytes, formatDuration, formatRate } from '../../src/ui/format.js';
 import { renderKeyValues, renderTable } from '../../src/ui/table.js';

@@ -1,6 +1,6 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { JobView } from '../../src/download/job.js';
-import { percent } from '../../src/download/progress.js';
+import { percent } from '../../src/ui/progress.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
 import { formatBytes, formatDuration, formatRate } from '../../src/ui/format.js';
 import { renderTable } from '../../src/ui/table.js';

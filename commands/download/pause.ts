@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
 
 export default class DownloadPause extends ClientCommand {
   static override summary = 'Pause a download (or all queued and active ones) within a second; committed parts are kept';

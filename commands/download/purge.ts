@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
 
 export default class DownloadPurge extends ClientCommand {
   static override summary = 'Remove done, failed and cancelled jobs, with their parts and partial files';

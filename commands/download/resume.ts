@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
 
 export default class DownloadResume extends ClientCommand {
   static override summary = 'Resume a paused download (or all); it continues where its committed parts end';

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
 
 export default class DownloadRetry extends ClientCommand {
   static override summary = 'Put a failed download back in the queue (it resumes from its committed parts)';

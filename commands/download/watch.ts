@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { JobView } from '../../src/download/job.js';
-import { parseJobId, watchJobs } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { watchJobs } from '../../src/ui/progress.js';
 import { makeChalk } from '../../src/ui/colour.js';
 
 export default class DownloadWatch extends ClientCommand {

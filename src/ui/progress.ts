@@ -1,8 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import type { ControlClient } from '../control/client.js';
-import { formatBytes, formatDuration, formatRate } from '../ui/format.js';
-import { stateColour } from '../ui/colour.js';
-import type { JobView } from './job.js';
+import { formatBytes, formatDuration, formatRate } from './format.js';
+import { stateColour } from './colour.js';
+import type { JobView } from '../download/job.js';
 
 /**
  * Progress bars for `download add --wait` and `download watch`, drawn by the
@@ -102,10 +102,4 @@ export async function watchJobs(client: ControlClient, ids: readonly number[], o
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-}
-
-/** A job id argument: a positive integer, else `usage` (exit 2). */
-export function parseJobId(raw: string, usage: (message: string) => never): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) usage(`job id must be a positive integer (got "${raw}")`);
-  return Number(raw);
 }

@@ -1,7 +1,8 @@
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../../src/download/job.js';
-import { finalLine, parseJobId, percent, plainLine, progressLine } from '../../../src/download/progress.js';
+import { parseJobId } from '../../../src/cli/job-id.js';
+import { finalLine, percent, plainLine, progressLine } from '../../../src/ui/progress.js';
 
 const plain = new Chalk({ level: 0 });
 const job = (over: Partial<JobView> = {}): JobView => ({
@@ -42,7 +43,7 @@ describe('progress rendering', () => {
 
 describe('watching jobs without a terminal', () => {
   it('says once that a job waits, prints plain lines while it runs, and ends when it pauses', async () => {
-    const { watchJobs } = await import('../../../src/download/progress.js');
+    const { watchJobs } = await import('../../../src/ui/progress.js');
     const states: Array<Partial<JobView>> = [{ state: 'queued', bytes: 0 }, { state: 'queued', bytes: 0 }, { state: 'active' }, { state: 'active' }, { state: 'paused', speed_bps: 0 }];
     let i = 0;
     const client = { call: async () => job(states[Math.min(i++, states.length - 1)]) } as unknown as Parameters<typeof watchJobs>[0];
