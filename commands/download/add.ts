@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { reportWatch } from '../../src/cli/watch-outcome.js';
 import type { AddResult } from '../../src/download/commands.js';
 import { InputFileError, parseInputFile } from '../../src/download/input-file.js';
 import type { JobView } from '../../src/download/job.js';
@@ -98,15 +99,7 @@ export default class DownloadAdd extends ClientCommand {
       const views = await watchJobs(client, ids, out, makeChalk());
       return { ...r, views };
     });
-    const bad = result.views.filter((j) => j.state !== 'done');
-    if (bad.length > 0) {
-      if (json) {
-        process.exitCode = 1;
-        return result;
-      }
-      const j = bad[0]!;
-      this.fail(`download ${j.id} ${j.state}${j.error ? `: ${j.error}` : ''}${bad.length > 1 ? ` (and ${bad.length - 1} more not done)` : ''}`);
-    }
+    reportWatch(result.views, json);
     return result;
   }
 

@@ -39,7 +39,7 @@ describe('proxyctl notes --url', () => {
     expect(got).toMatchObject({ id, title: 'shopping', body: 'eggs\nmilk' });
 
     expect((await runCli(['notes', 'delete', id, ...url])).stdout.trim()).toBe(`deleted ${id}`);
-    expect((await runCli(['notes', 'list', ...url])).stdout.trim()).toBe('(no notes)');
+    expect((await runCli(['notes', 'list', ...url])).stdout.trim()).toBe('no notes');
   });
 
   it('fails with exit 1 and PXC_ERR_UNKNOWN_NOTE for a missing note, with or without --json', async () => {
