@@ -212,7 +212,11 @@ describe('control socket: lifecycle', () => {
     const b = await startAgent();
     const r = await b.cli(['agent', 'stop']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`agent (pid ${b.pid}) stopped`);
+    expect(r.stdout).toBe(`agent: stopped (pid ${b.pid})\n`);
+    // Nothing left to stop: exit 0, as systemctl stop; --json says which.
+    const again = await b.cli(['agent', 'stop']);
+    expect(again).toMatchObject({ code: 0, stdout: `agent: not running (nothing listens on ${b.socket})\n` });
+    expect(JSON.parse((await b.cli(['agent', 'stop', '--json'])).stdout)).toEqual({ state: 'not_running', pid: null, socket: b.socket });
     expect(await b.exited).toBe(0);
   });
 
@@ -289,6 +293,15 @@ describe('CLI exit codes', () => {
     const unknown = await agent.cli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(`proxyctl: unknown command "frobnicate"; see 'proxyctl help'\n`);
+    // A typo gets the nearest command; the words are shown as typed (a URL keeps its colon).
+    const typo = await agent.cli(['downlod', 'list']);
+    expect(typo).toMatchObject({ code: 2, stderr: "proxyctl: unknown command \"downlod list\"; did you mean `download list`? (see 'proxyctl download list --help')\n" });
+    const colon = await agent.cli(['download', 'ad', 'http://x/f']);
+    expect(colon.stderr).toBe("proxyctl: unknown command \"download ad http://x/f\"; did you mean `download add`? (see 'proxyctl download add --help')\n");
+    // Global flags before the command, as kubectl takes them.
+    const before = await runCli(['--socket', agent.socket, 'agent', 'status', '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    expect(JSON.parse(before.stdout).pid).toBe(agent.pid);
     // A known command given words it does not take is named as such, not as an unknown command.
     const extra = await agent.cli(['stats', 'extra']);
     expect(extra.code).toBe(2);
