@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { EXIT_INTERRUPTED } from '../../src/cli/exit-codes.js';
 import { reportWatch } from '../../src/cli/watch-outcome.js';
 import type { AddResult } from '../../src/download/commands.js';
 import { InputFileError, parseInputFile } from '../../src/download/input-file.js';
@@ -93,7 +94,7 @@ export default class DownloadAdd extends ClientCommand {
       process.once('SIGINT', () => {
         const list = ids.join(' ');
         process.stderr.write(`\nproxyctl: stopped watching; download${ids.length > 1 ? 's' : ''} ${list} keep${ids.length > 1 ? '' : 's'} running in the agent (stop with: proxyctl download pause ${list}, or cancel ${list})\n`);
-        process.exit(130);
+        process.exit(EXIT_INTERRUPTED);
       });
       const out = json ? { isTTY: false, write: () => undefined } : { isTTY: Boolean(process.stdout.isTTY), write: (s: string) => void process.stdout.write(s) };
       const views = await watchJobs(client, ids, out, makeChalk());
