@@ -108,7 +108,8 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
   });
 
   it('watch says a job waits for a free slot, and ends (exit 1) when the job it watches is paused, saying how to resume it', async () => {
-    n.addFile('slow.bin', 8 * 1024 * 1024);
+    // Slow enough (a minute at limit_rate) to be running whatever the load; it is paused, then cancelled.
+    n.addFile('slow.bin', 64 * 1024 * 1024);
     n.addFile('next.bin', 1000);
     const busy = await add(agent, { url: n.url('limited/slow.bin') });
     const waiting = await add(agent, { url: n.url('next.bin') });
@@ -195,7 +196,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
   });
 
   it('pause, resume, cancel and retry say "download N: STATE"; --json prints the new state; list and info say DIRECT as --json does', async () => {
-    n.addFile('pr.bin', 8 * 1024 * 1024);
+    n.addFile('pr.bin', 64 * 1024 * 1024);
     const id = await add(agent, { url: n.url('limited/pr.bin') });
     expect((await agent.cli(['download', 'pause', String(id)])).stdout).toBe(`download ${id}: paused\n`);
     expect(JSON.parse((await agent.cli(['download', 'resume', String(id), '--json'])).stdout)).toEqual({ jobs: [id] });
