@@ -77,14 +77,14 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     n.addFile('ev.bin', 3 * 1024 * 1024);
     const sub = await subscribe(agent.socket, ['download']);
     try {
-      const r = await agent.cli(['download', 'add', n.url('ev.bin'), '--connections', '1', '--json']);
+      const r = await agent.cli(['download', 'add', n.url('limited/ev.bin'), '--connections', '1', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const id = (JSON.parse(r.stdout) as { id: number }).id;
       await waitFor('the done event', () => sub.events.some((e) => e.topic === 'download.state' && e.id === id && e.state === 'done'), { timeoutMs: 20_000 });
       const mine = sub.events.filter((e) => e.id === id);
       const states = mine.filter((e) => e.topic === 'download.state');
       expect(states.map((e) => [e.previous, e.state])).toEqual([[null, 'queued'], ['queued', 'active'], ['active', 'verifying'], ['verifying', 'done']]);
-      expect(states[0]).toMatchObject({ url: n.url('ev.bin'), dest: join(agent.stateDir, 'downloads', 'ev.bin'), error: null });
+      expect(states[0]).toMatchObject({ url: n.url('limited/ev.bin'), dest: join(agent.stateDir, 'downloads', 'ev.bin'), error: null });
       const progress = mine.filter((e) => e.topic === 'download.progress');
       expect(progress.length).toBeGreaterThanOrEqual(1);
       expect(progress.every((e) => e.total === 3 * 1024 * 1024 && (e.rate as number) >= 0)).toBe(true);
