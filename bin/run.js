@@ -21,6 +21,12 @@ function bundleIsFresh() {
   }
 }
 
+// `proxyctl --socket X agent status`: global flags before the command move after it (src/cli/argv.ts).
+if (process.argv[2]?.startsWith('--s')) {
+  const { hoistGlobalFlags } = await import('../dist/src/cli/argv.js');
+  process.argv.splice(2, Infinity, ...hoistGlobalFlags(process.argv.slice(2)));
+}
+
 if (bundleIsFresh()) {
   const { main } = await import('../dist/cli.js');
   await main();

@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { EXIT_INTERRUPTED } from '../../src/cli/exit-codes.js';
+import { reportWatch } from '../../src/cli/watch-outcome.js';
 import type { AddResult } from '../../src/download/commands.js';
 import { InputFileError, parseInputFile } from '../../src/download/input-file.js';
 import type { JobView } from '../../src/download/job.js';
-import { watchJobs } from '../../src/download/progress.js';
+import { watchJobs } from '../../src/ui/progress.js';
 import { makeChalk } from '../../src/ui/colour.js';
 
 type JobParams = { url?: string; urls?: string[]; dest?: string; sha256?: string; index?: number; max_rate?: string; connections?: number; headers?: string[]; ca_file?: string; force?: boolean };
@@ -92,21 +94,13 @@ export default class DownloadAdd extends ClientCommand {
       process.once('SIGINT', () => {
         const list = ids.join(' ');
         process.stderr.write(`\nproxyctl: stopped watching; download${ids.length > 1 ? 's' : ''} ${list} keep${ids.length > 1 ? '' : 's'} running in the agent (stop with: proxyctl download pause ${list}, or cancel ${list})\n`);
-        process.exit(130);
+        process.exit(EXIT_INTERRUPTED);
       });
       const out = json ? { isTTY: false, write: () => undefined } : { isTTY: Boolean(process.stdout.isTTY), write: (s: string) => void process.stdout.write(s) };
       const views = await watchJobs(client, ids, out, makeChalk());
       return { ...r, views };
     });
-    const bad = result.views.filter((j) => j.state !== 'done');
-    if (bad.length > 0) {
-      if (json) {
-        process.exitCode = 1;
-        return result;
-      }
-      const j = bad[0]!;
-      this.fail(`download ${j.id} ${j.state}${j.error ? `: ${j.error}` : ''}${bad.length > 1 ? ` (and ${bad.length - 1} more not done)` : ''}`);
-    }
+    reportWatch(result.views, json);
     return result;
   }
 

@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId, percent } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { percent } from '../../src/ui/progress.js';
 import type { JobView } from '../../src/download/job.js';
 import { formatBytes, formatDuration, formatRate } from '../../src/ui/format.js';
 import { renderKeyValues, renderTable } from '../../src/ui/table.js';
@@ -28,7 +29,7 @@ export default class DownloadInfo extends ClientCommand {
         speed: j.state === 'active' ? formatRate(j.speed_bps) : null,
         eta: j.state === 'active' ? formatDuration(j.eta_s) : null,
         connections: j.state === 'active' ? `${j.active_connections} of ${j.connections}` : j.connections,
-        proxy: j.proxy ?? 'DIRECT',
+        proxy: j.proxy,
         store: j.store,
         headers: j.headers.length > 0 ? j.headers.join(', ') : null,
         ca_file: j.ca_file,
@@ -38,6 +39,7 @@ export default class DownloadInfo extends ClientCommand {
         max_rate: j.max_rate ? formatRate(j.max_rate) : 'none',
         error: j.error,
         created: j.created_at,
+        started: j.started_at,
         finished: j.finished_at,
       }),
     );

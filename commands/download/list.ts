@@ -1,13 +1,14 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { JobView } from '../../src/download/job.js';
-import { percent } from '../../src/download/progress.js';
+import { percent } from '../../src/ui/progress.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
 import { formatBytes, formatDuration, formatRate } from '../../src/ui/format.js';
+import { nothing } from '../../src/ui/outcome.js';
 import { renderTable } from '../../src/ui/table.js';
 
 export default class DownloadList extends ClientCommand {
   static override summary = 'List download jobs in queue order: state, progress, speed, ETA, proxy';
-  static override description = 'proxy is the upstream proxy of the current (or last) request, DIRECT for none.';
+  static override description = 'proxy is the upstream proxy of the current (or last) request, DIRECT for none, - before the first request (the same in --json: "DIRECT", null).';
   static override enableJsonFlag = true;
   static override examples = ['<%= config.bin %> download list', '<%= config.bin %> download list --json'];
 
@@ -15,7 +16,7 @@ export default class DownloadList extends ClientCommand {
     const { flags } = await this.parse(DownloadList);
     const jobs = await this.call(this.socketPath(flags), 'download.list', {});
     const c = makeChalk();
-    if (jobs.length === 0) this.log('no download jobs');
+    if (jobs.length === 0) this.log(nothing('download jobs'));
     else
       this.log(
         renderTable(
@@ -30,7 +31,7 @@ export default class DownloadList extends ClientCommand {
               `${formatBytes(j.bytes)}/${j.total === null ? '?' : formatBytes(j.total)}`,
               j.state === 'active' ? formatRate(j.speed_bps) : '-',
               j.state === 'active' ? formatDuration(j.eta_s) : '-',
-              j.proxy ?? 'DIRECT',
+              j.proxy ?? '-',
               j.url,
             ];
           }),

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { jobsChanged } from '../../src/ui/outcome.js';
 
 export default class DownloadPause extends ClientCommand {
   static override summary = 'Pause a download (or all queued and active ones) within a second; committed parts are kept';
@@ -14,7 +15,7 @@ export default class DownloadPause extends ClientCommand {
     const { args, flags } = await this.parse(DownloadPause);
     if ((args.id === undefined) === !flags.all) this.usage('give a job id or --all (not both)');
     const r = await this.call(this.socketPath(flags), 'download.pause', flags.all ? { all: true } : { id: parseJobId(args.id!, (m) => this.usage(m)) });
-    this.log(r.jobs.length === 0 ? 'nothing to pause' : `paused: ${r.jobs.join(', ')}`);
+    this.log(jobsChanged(r.jobs, 'paused', 'pause'));
     return r;
   }
 }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { jobsChanged } from '../../src/ui/outcome.js';
 
 export default class DownloadPurge extends ClientCommand {
   static override summary = 'Remove done, failed and cancelled jobs, with their parts and partial files';
@@ -16,7 +17,7 @@ export default class DownloadPurge extends ClientCommand {
     const ids = (argv as string[]).map((a) => parseJobId(a, (m) => this.usage(m)));
     if ((ids.length > 0) === Boolean(flags.finished)) this.usage('give job ids or --finished (not both)');
     const r = await this.call(this.socketPath(flags), 'download.purge', flags.finished ? { finished: true } : { ids });
-    this.log(r.jobs.length === 0 ? 'nothing to purge' : `purged: ${r.jobs.join(', ')}`);
+    this.log(jobsChanged(r.jobs, 'purged', 'purge'));
     return r;
   }
 }

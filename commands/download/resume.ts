@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
-import { parseJobId } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { jobsChanged } from '../../src/ui/outcome.js';
 
 export default class DownloadResume extends ClientCommand {
   static override summary = 'Resume a paused download (or all); it continues where its committed parts end';
@@ -14,7 +15,7 @@ export default class DownloadResume extends ClientCommand {
     const { args, flags } = await this.parse(DownloadResume);
     if ((args.id === undefined) === !flags.all) this.usage('give a job id or --all (not both)');
     const r = await this.call(this.socketPath(flags), 'download.resume', flags.all ? { all: true } : { id: parseJobId(args.id!, (m) => this.usage(m)) });
-    this.log(r.jobs.length === 0 ? 'nothing to resume' : `resumed: ${r.jobs.join(', ')}`);
+    this.log(jobsChanged(r.jobs, 'queued', 'resume'));
     return r;
   }
 }

@@ -1,8 +1,11 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { reportWatch } from '../../src/cli/watch-outcome.js';
 import type { JobView } from '../../src/download/job.js';
-import { parseJobId, watchJobs } from '../../src/download/progress.js';
+import { parseJobId } from '../../src/cli/job-id.js';
+import { watchJobs } from '../../src/ui/progress.js';
 import { makeChalk } from '../../src/ui/colour.js';
+import { nothing } from '../../src/ui/outcome.js';
 
 export default class DownloadWatch extends ClientCommand {
   static override summary = 'Live progress (%, bytes, speed, ETA) until the jobs end or pause';
@@ -24,8 +27,8 @@ export default class DownloadWatch extends ClientCommand {
       const out = json ? { isTTY: false, write: () => undefined } : { isTTY: Boolean(process.stdout.isTTY), write: (s: string) => void process.stdout.write(s) };
       return watchJobs(client, ids, out, makeChalk());
     });
-    if (jobs.length === 0 && !json) this.log('no unfinished downloads');
-    if (jobs.some((j) => j.state !== 'done')) process.exitCode = 1;
+    if (jobs.length === 0 && !json) this.log(nothing('unfinished downloads'));
+    reportWatch(jobs, json);
     return jobs;
   }
 }

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
 import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { changed } from '../../src/ui/outcome.js';
 
 export default class NotesDelete extends NotesCommand {
   static override summary = 'Delete a note';
@@ -13,7 +14,7 @@ export default class NotesDelete extends NotesCommand {
   async run(): Promise<{ deleted: true; id: string }> {
     const { args, flags } = await this.parse(NotesDelete);
     const result = await this.withNotes(flags, (c) => c.deleteNote(args.id));
-    this.log(`deleted ${result.id}`);
+    this.log(changed(`note ${result.id}`, 'deleted'));
     return result;
   }
 }

@@ -11,7 +11,7 @@ export default class NotesList extends NotesCommand {
   async run(): Promise<Note[]> {
     const { flags } = await this.parse(NotesList);
     const notes = await this.withNotes(flags, (c) => c.listNotes());
-    if (notes.length === 0) this.log('(no notes)');
+    if (notes.length === 0) this.log('no notes');
     else this.log(renderTable(['id', 'title', 'updated', 'body'], notes.map((n) => [n.id, n.title, n.updated_at, preview(n.body)])));
     return notes;
   }

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { Note } from '../../src/deploy/data-proxy/protocol.js';
 import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { changed } from '../../src/ui/outcome.js';
 
 export default class NotesUpdate extends NotesCommand {
   static override summary = 'Change the title and/or body of a note';
@@ -20,7 +21,7 @@ export default class NotesUpdate extends NotesCommand {
     if (flags.title === undefined && flags.body === undefined) this.usage('give --title, --body or both');
     const patch = { ...(flags.title !== undefined ? { title: flags.title } : {}), ...(flags.body !== undefined ? { body: flags.body } : {}) };
     const note = await this.withNotes(flags, (c) => c.updateNote(args.id, patch));
-    this.log(`updated ${note.id}`);
+    this.log(changed(`note ${note.id}`, 'updated'));
     return note;
   }
 }

@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { changeProxies, fallbackLine } from '../../src/cli/proxy-change.js';
 import type { FleetWrite } from '../../src/fleet/store.js';
+import type { ProxyInfo } from '../../src/upstream/commands.js';
 
 export default class ProxyFallback extends ClientCommand {
   static override summary = 'Replace the fallback proxies (the last groups) at run time';
@@ -15,15 +17,15 @@ export default class ProxyFallback extends ClientCommand {
   static override enableJsonFlag = true;
   static override examples = [`<%= config.bin %> proxy fallback 'http://fallback.example.org:3128'`, `<%= config.bin %> proxy fallback ''`, `<%= config.bin %> proxy fallback 'http://fallback.example.org:3128' --fleet`];
 
-  async run(): Promise<FleetWrite | null> {
+  async run(): Promise<FleetWrite | ProxyInfo> {
     const { args, flags } = await this.parse(ProxyFallback);
     if (flags.fleet) {
       const r = await this.call(this.socketPath(flags), 'fleet.proxy.fallback', { spec: args.spec });
       this.log(`fleet config revision ${r.revision}: every node applies it`);
       return r;
     }
-    await this.call(this.socketPath(flags), 'proxy.fallback', { spec: args.spec });
-    this.log('OK');
-    return null;
+    const info = await this.withClient(this.socketPath(flags), (client) => changeProxies(client, (c) => c.call('proxy.fallback', { spec: args.spec })));
+    this.log(fallbackLine(info));
+    return info;
   }
 }

@@ -3,7 +3,8 @@ import { ProxyctlError } from '../errors.js';
 import { resolveSocketPath } from '../config/paths.js';
 import { ControlClient, callOnce } from '../control/client.js';
 import type { Methods } from '../control/methods.js';
-import { EXIT_FAILED, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+import { PromptCancelled } from '../ui/prompt.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 
 /**
  * The base of every command that talks to the agent: `--socket`, one typed call
@@ -60,6 +61,11 @@ export abstract class ClientCommand extends Command {
   }
 
   protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    // Ctrl-C at a prompt: the user's answer, not an error (as a shell's 130 for SIGINT).
+    if (err instanceof PromptCancelled) {
+      process.exitCode = EXIT_INTERRUPTED;
+      return;
+    }
     // Expected errors become one line and an exit code; --json or not, the code is the same.
     if (err instanceof ProxyctlError) {
       process.exitCode = exitCodeFor(err.code);

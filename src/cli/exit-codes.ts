@@ -8,12 +8,15 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** No agent answers on the socket. */
 export const EXIT_UNREACHABLE = 3;
+/** Ctrl-C: at a prompt, or stopping a watch (128 + SIGINT, as a shell reports it). */
+export const EXIT_INTERRUPTED = 130;
 
 export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [EXIT_OK, 'success'],
   [EXIT_FAILED, 'the agent answered with an error, or the operation failed (e.g. a download or deploy)'],
   [EXIT_USAGE, 'usage error: unknown command or flag, missing or malformed argument'],
   [EXIT_UNREACHABLE, 'the agent is not running or its socket cannot be reached'],
+  [EXIT_INTERRUPTED, 'interrupted (Ctrl-C) at a prompt or while watching; nothing was changed by the prompt'],
 ];
 
 /** The one place error codes become exit codes. */

@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein';
 import { ProxyctlError } from '../errors.js';
 import type { Counter, StatsScope } from '../stats/registry.js';
 
@@ -151,7 +152,9 @@ export function resolveTopics(names: readonly string[] | undefined): Set<Topic> 
     const matched = TOPIC_NAMES.filter((t) => t === name || t.startsWith(`${name}.`));
     if (matched.length === 0) {
       const families = [...new Set(TOPIC_NAMES.map((t) => t.split('.')[0]!))];
-      throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `unknown event topic "${raw}" (topics: ${TOPIC_NAMES.join(', ')}; families: ${families.join(', ')})`);
+      const near = [...TOPIC_NAMES, ...families].map((t) => [t, distance(name, t)] as const).filter(([, d]) => d <= 2).sort((x, y) => x[1] - y[1])[0];
+      const hint = near ? `did you mean ${near[0]}? ` : '';
+      throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `unknown event topic "${raw}" (${hint}topics: ${TOPIC_NAMES.join(', ')}; families: ${families.join(', ')})`);
     }
     for (const t of matched) out.add(t);
   }

@@ -150,7 +150,7 @@ function targetFromTalk(args: readonly string[], what: string): z.input<typeof t
 
 function jobLine(j: JobView): string {
   const pct = j.total ? `${((100 * j.bytes) / j.total).toFixed(1)}%` : '-';
-  return `${j.id} ${j.index ?? '-'} ${j.state} ${pct} ${j.bytes}/${j.total ?? '?'} ${j.speed_bps}B/s ${j.proxy ?? 'DIRECT'} ${j.url}${j.error ? ` error: ${j.error}` : ''}`;
+  return `${j.id} ${j.index ?? '-'} ${j.state} ${pct} ${j.bytes}/${j.total ?? '?'} ${j.speed_bps}B/s ${j.proxy ?? '-'} ${j.url}${j.error ? ` error: ${j.error}` : ''}`;
 }
 
 const purgeParams = z
@@ -189,7 +189,7 @@ export function downloadCommands(manager: DownloadManager) {
       summary: 'every download job: id index state % bytes/total speed proxy url',
       params: none,
       handler: (): JobView[] => manager.list(),
-      renderText: (jobs) => (jobs.length === 0 ? '(no jobs)' : jobs.map(jobLine).join('\n')),
+      renderText: (jobs) => (jobs.length === 0 ? 'no download jobs' : jobs.map(jobLine).join('\n')),
     }),
     defineCommand({
       method: 'download.info',
@@ -224,25 +224,27 @@ export function downloadCommands(manager: DownloadManager) {
       method: 'download.cancel',
       talk: 'download cancel',
       usage: 'ID',
-      summary: 'cancel a job and delete its partial data',
+      summary: 'cancel a job and delete its partial data; replies with the job (JSON-RPC)',
       params: z.object({ id }).strict(),
       positional: ['id'],
-      handler: (p): null => {
+      handler: (p): JobView => {
         manager.cancel(p.id);
-        return null;
+        return manager.info(p.id);
       },
+      renderText: () => 'OK',
     }),
     defineCommand({
       method: 'download.retry',
       talk: 'download retry',
       usage: 'ID',
-      summary: 'put a failed job back in the queue (its mirrors all usable again)',
+      summary: 'put a failed job back in the queue (its mirrors all usable again); replies with the job (JSON-RPC)',
       params: z.object({ id }).strict(),
       positional: ['id'],
-      handler: (p): null => {
+      handler: (p): JobView => {
         manager.retry(p.id);
-        return null;
+        return manager.info(p.id);
       },
+      renderText: () => 'OK',
     }),
     defineCommand({
       method: 'download.purge',

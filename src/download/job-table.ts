@@ -36,6 +36,7 @@ interface JobRow {
   max_rate: number;
   force: number;
   created_at: number;
+  started_at: number | null;
   finished_at: number | null;
 }
 
@@ -85,10 +86,11 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['ca_file', 'TEXT'],
   ['resumes', 'INTEGER NOT NULL DEFAULT 0'],
   ['restarts', 'INTEGER NOT NULL DEFAULT 0'],
+  ['started_at', 'INTEGER'],
 ];
 
 /** Columns `update` may set. */
-export type JobFields = Partial<Pick<JobRecord, 'total' | 'part_size' | 'proxy' | 'attempts' | 'resumes' | 'restarts' | 'error' | 'bytes' | 'sources'>>;
+export type JobFields = Partial<Pick<JobRecord, 'total' | 'part_size' | 'proxy' | 'attempts' | 'resumes' | 'restarts' | 'error' | 'bytes' | 'sources' | 'started_at'>>;
 
 const toRecord = (r: JobRow): JobRecord => {
   const sources: SourceRecord[] = r.sources
@@ -117,6 +119,7 @@ const toRecord = (r: JobRow): JobRecord => {
     max_rate: r.max_rate,
     force: r.force !== 0,
     created_at: r.created_at,
+    started_at: r.started_at,
     finished_at: r.finished_at,
   };
 };

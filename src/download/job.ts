@@ -61,6 +61,8 @@ export interface JobRecord {
   max_rate: number;
   force: boolean;
   created_at: number;
+  /** When its first transfer began (null until then). */
+  started_at: number | null;
   finished_at: number | null;
 }
 
@@ -88,7 +90,7 @@ export interface JobView {
   speed_bps: number;
   /** Seconds left at the current speed, when both are known. */
   eta_s: number | null;
-  /** `http://host:port` of the proxy in use (or last used); null = DIRECT. */
+  /** `http://host:port` of the proxy in use (or last used), `DIRECT` for none; null before the job's first request. */
   proxy: string | null;
   /** Connections the job uses (or may use); `active_connections` of them are open now. */
   connections: number;
@@ -103,5 +105,7 @@ export interface JobView {
   error: string | null;
   max_rate: number;
   created_at: string;
+  /** When its first transfer began: elapsed time counts from here. */
+  started_at: string | null;
   finished_at: string | null;
 }

@@ -1,6 +1,7 @@
 import { lstat, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DownloadsConfig } from '../config/schema.js';
+import { NO_EVENTS, type EventPublisher } from '../control/events.js';
 import { ProxyctlError } from '../errors.js';
 import type { Counter, Rate, StatsScope } from '../stats/registry.js';
 import type { ProxyRouter } from '../upstream/api.js';
@@ -54,6 +55,8 @@ export interface DownloadManagerOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** A moment to give database space back: the queue went idle, or jobs were purged. */
   compact?: (reason: 'idle' | 'purge') => void;
+  /** download.state on every change of a job's state, download.progress once a second while it runs. */
+  events?: EventPublisher;
 }
 
 /** A job being worked on right now. */
@@ -85,6 +88,7 @@ export class DownloadManager {
   readonly #log: Logger;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #compact: ((reason: 'idle' | 'purge') => void) | undefined;
+  readonly #events: EventPublisher;
   #s: QueueSettings;
   readonly #running = new Map<number, Running>();
   /** The files of paused jobs, kept open for their resume (reopened and checked after a restart). */
@@ -105,6 +109,7 @@ export class DownloadManager {
     this.#log = opts.logger;
     this.#sleep = opts.sleep ?? realSleep;
     this.#compact = opts.compact;
+    this.#events = opts.events ?? NO_EVENTS;
     this.#s = opts.settings;
     this.#global = new RateLimiter(opts.settings.config.max_rate);
     const s = opts.stats;
@@ -183,7 +188,10 @@ export class DownloadManager {
     const added = this.#table.add(fresh);
     let k = 0;
     const result = out.map((r) => r ?? { id: added[k++]!.id, existing: false });
-    for (const job of added) this.#log.info({ job: job.id, url: job.url, mirrors: job.sources.length - 1, dest: job.dest, store: job.store }, 'download queued');
+    for (const job of added) {
+      this.#log.info({ job: job.id, url: job.url, mirrors: job.sources.length - 1, dest: job.dest, store: job.store }, 'download queued');
+      this.#announce(job, 'queued', null);
+    }
     this.#pump();
     return result;
   }
@@ -315,10 +323,22 @@ export class DownloadManager {
     return this.#stores[job.store];
   }
 
-  /** Persists a state; a verdict only held in memory (see #fail) is superseded. */
+  /** Persists a state; a verdict only held in memory (see #fail) is superseded. Published as download.state. */
   #setState(id: number, state: JobState, error: string | null = null, finishedAt: number | null = null): void {
+    const before = this.#table.get(id);
     this.#table.setState(id, state, error, finishedAt);
+    const was = this.#unrecorded.get(id)?.state ?? before?.state ?? null;
     this.#unrecorded.delete(id);
+    if (before) this.#announce(before, state, error, was);
+  }
+
+  /**
+   * download.state, always called: it also delivers the job's pending throttled
+   * progress first (the bus does that), so a watcher sees the last bytes before the end.
+   */
+  #announce(job: Pick<JobRecord, 'id' | 'url' | 'dest'>, state: JobState, error: string | null, previous: JobState | null = null): void {
+    if (state === previous) return;
+    this.#events.publish('download.state', { id: job.id, state, previous, url: job.url, dest: job.dest, error });
   }
 
   /** The stored record with a verdict not yet persisted laid over it. */
@@ -350,6 +370,7 @@ export class DownloadManager {
   #launch(job: JobRecord): void {
     const run: Running = { id: job.id, stop: null, transfer: null, files: null, samples: [], lastBytes: job.bytes, done: Promise.resolve() };
     this.#running.set(job.id, run);
+    if (job.started_at === null) this.#table.update(job.id, { started_at: Date.now() });
     this.#setState(job.id, 'active');
     run.done = this.#run(job, run)
       .catch((err: unknown) => this.#log.error({ err, job: job.id }, 'download loop crashed'))
@@ -376,6 +397,10 @@ export class DownloadManager {
       if (run.samples.length > SPEED_SAMPLES) run.samples.shift();
       run.lastBytes = bytes;
       t.tick(now);
+      if (this.#events.wants('download.progress')) {
+        const rate = Math.round(run.samples.reduce((a, b) => a + b, 0) / run.samples.length);
+        this.#events.publish('download.progress', { id: run.id, bytes, total: t.total(), rate });
+      }
     }
   }
 
@@ -401,7 +426,7 @@ export class DownloadManager {
       total,
       speed_bps: Math.round(speed),
       eta_s: run && total !== null && speed > 0 ? Math.max(0, Math.round((total - bytes) / speed)) : null,
-      proxy: t ? t.proxy : job.proxy,
+      proxy: record.attempts === 0 ? null : ((t ? t.proxy : job.proxy) ?? 'DIRECT'),
       connections: t ? t.connections : (job.connections ?? this.#s.config.connections),
       active_connections: t ? t.activeConnections : 0,
       store: job.store,
@@ -413,6 +438,7 @@ export class DownloadManager {
       error: job.error,
       max_rate: job.max_rate,
       created_at: new Date(job.created_at).toISOString(),
+      started_at: job.started_at === null ? null : new Date(job.started_at).toISOString(),
       finished_at: job.finished_at === null ? null : new Date(job.finished_at).toISOString(),
     };
   }
@@ -534,6 +560,8 @@ export class DownloadManager {
       // The DB itself may be what failed (SQLITE_FULL): keep the verdict in memory so the
       // job shows as failed and can be retried once there is room again.
       this.#unrecorded.set(id, { state: 'failed', error: message, finished_at: now });
+      const before = this.#table.get(id);
+      if (before) this.#announce(before, 'failed', message, before.state);
       this.#log.error({ err, job: id }, 'could not record the failure in the state DB; kept in memory');
     }
     this.#m.failed.inc();

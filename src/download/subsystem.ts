@@ -114,6 +114,7 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, hook
         logger,
         stats: ctx.stats.scope('downloads'),
         compact: (reason) => compact(d, reason, logger),
+        events: ctx.events,
         ...(hooks.sleep ? { sleep: hooks.sleep } : {}),
       });
       onBadPart = manager.onBadPart;

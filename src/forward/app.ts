@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig, Config } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
+import { NO_EVENTS, type EventPublisher } from '../control/events.js';
 import type { StatsScope } from '../stats/registry.js';
 import { APP, type ConnectionInfo, type CounterView, type Engine, type EngineApp, type EngineAppOptions, type EngineKind, type EngineTarget } from './engine/types.js';
 import { HealthChecker } from './health.js';
@@ -94,13 +95,15 @@ export class App {
   #fooRegistered = false;
   readonly #health: HealthChecker;
   readonly #logger: Logger;
+  readonly #events: EventPublisher;
   #retired = false;
   /** Retired and without connections: the engine said so. */
   #idle = false;
   #onIdle: (() => void) | undefined;
 
-  constructor(config: AppConfig, targets: readonly TargetEntry[], foo: FooConfig, fwd: ForwardConfig, engine: Engine, scope: StatsScope, logger: Logger) {
+  constructor(config: AppConfig, targets: readonly TargetEntry[], foo: FooConfig, fwd: ForwardConfig, engine: Engine, scope: StatsScope, logger: Logger, events: EventPublisher = NO_EVENTS) {
     this.name = config.name;
+    this.#events = events;
     this.#config = config;
     this.#foo = foo;
     this.#fwd = fwd;
@@ -386,6 +389,8 @@ export class App {
     if (to === 'down') this.#logger.warn({ ...log, error: t.lastError }, `target down (${reason})`);
     else this.#logger.info(log, `target ${to} (${reason})`);
     this.#publish();
+    // `unknown` is where a target starts, never a change to announce.
+    if (to !== 'unknown' && to !== from) this.#events.publish('target.health', { app: this.name, target: t.address, health: to, error: to === 'down' ? (t.lastError ?? reason) : null });
   }
 
   /** Hands the engine the current options and usable targets with their weights (a new immutable snapshot). */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import type { AppConfig, Config } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
+import type { EventPublisher } from '../control/events.js';
 import { ProxyctlError } from '../errors.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { AppTargets } from './api.js';
@@ -46,6 +47,7 @@ export class Forward implements Subsystem, AppTargets {
   readonly #stats: StatsRegistry;
   readonly #logger: Logger;
   readonly #allowPartial: boolean;
+  readonly #events: EventPublisher;
   #config: Config;
   readonly #engine: Engine;
   readonly #apps = new Map<string, App>();
@@ -63,6 +65,7 @@ export class Forward implements Subsystem, AppTargets {
     this.#runtime = new RuntimeTargets(ctx.state, this.#logger);
     this.#config = ctx.config;
     this.#allowPartial = ctx.allowPartial ?? false;
+    this.#events = ctx.events;
     this.#engine = createEngine(ctx.config.forward, this.#logger);
     const s = ctx.stats.scope('forward');
     s.text('engine', 'data plane of the app proxies: native or node', () => this.#engine.kind);
@@ -137,7 +140,7 @@ export class Forward implements Subsystem, AppTargets {
   }
 
   #addApp(cfg: AppConfig): void {
-    const app = new App(cfg, this.#targetsOf(cfg), this.#config.foo, this.#config.forward, this.#engine, this.#stats.scope('apps', { app: cfg.name }), this.#logger);
+    const app = new App(cfg, this.#targetsOf(cfg), this.#config.foo, this.#config.forward, this.#engine, this.#stats.scope('apps', { app: cfg.name }), this.#logger, this.#events);
     this.#apps.set(cfg.name, app);
   }
 

@@ -1,9 +1,12 @@
 import Table from 'cli-table3';
 
-/** A borderless, aligned table as operators' tools print them (kubectl get, haproxy show stat). */
+/**
+ * A borderless, aligned table as operators' tools print them (kubectl get,
+ * systemctl list-units): one header style everywhere, upper case, whatever the caller wrote.
+ */
 export function renderTable(head: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
   const table = new Table({
-    head: [...head],
+    head: head.map((h) => h.toUpperCase()),
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });

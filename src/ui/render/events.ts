@@ -1,4 +1,5 @@
 import type { EventPayloads, Topic } from '../../control/events.js';
+import { formatBytes, formatRate } from '../format.js';
 
 /**
  * One line per event for humans (`proxyctl events`, the dashboard's event
@@ -12,7 +13,7 @@ type Describe<T extends Topic> = (e: EventPayloads[T]) => string;
 
 const DESCRIBE: { [T in Topic]: Describe<T> } = {
   'download.state': (e) => `download ${e.id}: ${e.previous ?? '-'} -> ${e.state}${e.error ? `: ${e.error}` : ''} (${e.url})`,
-  'download.progress': (e) => `download ${e.id}: ${e.bytes}${e.total === null ? '' : `/${e.total}`} bytes, ${Math.round(e.rate)} B/s`,
+  'download.progress': (e) => `download ${e.id}: ${formatBytes(e.bytes)}${e.total === null ? '' : ` of ${formatBytes(e.total)}`}, ${formatRate(e.rate)}`,
   'deploy.phase': (e) => `${e.service}: ${e.kind} ${e.deploy} v${e.from_version ?? '-'} -> v${e.version} ${e.state}${e.batch ? ` (batch ${e.batch})` : ''}${e.result === 'running' ? '' : ` ${e.result}`}${e.error ? `: ${e.error}` : ''}`,
   'proxy.switch': (e) => `proxy group ${e.from} -> ${e.to} (${e.reason}), revision ${e.revision}`,
   'proxy.health': (e) => `proxy ${e.proxy} ${e.healthy ? 'healthy' : 'unhealthy'}${e.error ? ` (${e.error})` : ''}`,

@@ -136,7 +136,7 @@ describe('agent stop', () => {
     const stop = await agent.cli(['agent', 'stop', '--timeout', '4'], { timeoutMs: 20_000 });
     expect(stop.stderr).toBe('');
     expect(stop.code).toBe(0);
-    expect(stop.stdout).toBe(`agent (pid ${agent.pid}) stopped\n`);
+    expect(stop.stdout).toBe(`agent: stopped (pid ${agent.pid})\n`);
     expect(Date.now() - started).toBeLessThan(15_000); // the CLI's own start-up on a loaded box included
     expect(running(agent.pid)).toBe(false);
     expect(running(instance)).toBe(false);

@@ -88,7 +88,7 @@ describe('proxyctl events and service logs --follow', () => {
 
     const bad = await agent.cli(['events', '--topic', 'deploys']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/unknown event topic "deploys" \(topics: /);
+    expect(bad.stderr).toMatch(/unknown event topic "deploys" \(did you mean deploy\? topics: /);
 
     for (const l of [all, json, logs]) l.child.kill('SIGINT');
     for (const [name, l] of Object.entries({ all, json, logs })) {

@@ -212,7 +212,11 @@ describe('control socket: lifecycle', () => {
     const b = await startAgent();
     const r = await b.cli(['agent', 'stop']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`agent (pid ${b.pid}) stopped`);
+    expect(r.stdout).toBe(`agent: stopped (pid ${b.pid})\n`);
+    // Nothing left to stop: exit 0, as systemctl stop; --json says which.
+    const again = await b.cli(['agent', 'stop']);
+    expect(again).toMatchObject({ code: 0, stdout: `agent: not running (nothing listens on ${b.socket})\n` });
+    expect(JSON.parse((await b.cli(['agent', 'stop', '--json'])).stdout)).toEqual({ state: 'not_running', pid: null, socket: b.socket });
     expect(await b.exited).toBe(0);
   });
 
@@ -277,6 +281,19 @@ describe('config', () => {
 });
 
 describe('CLI exit codes', () => {
+  it('suggests the nearest command for a typo, shows the words as typed, and takes global flags before the command', async () => {
+    const typo = await runCli(['downlod', 'list']);
+    expect(typo).toMatchObject({ code: 2, stderr: "proxyctl: unknown command \"downlod list\"; did you mean `download list`? (see 'proxyctl download list --help')\n" });
+    // A URL keeps its colon (oclif joins the words with ":").
+    const colon = await runCli(['download', 'ad', 'http://x/f']);
+    expect(colon.stderr).toBe("proxyctl: unknown command \"download ad http://x/f\"; did you mean `download add`? (see 'proxyctl download add --help')\n");
+    // --socket before the command is read as the socket (exit 3 naming it), not as an unknown command.
+    const sock = join(tempDir(), 'nobody.sock');
+    const before = await runCli(['--socket', sock, 'agent', 'status', '--json']);
+    expect(before.code, before.stderr).toBe(3);
+    expect(JSON.parse(before.stdout).error.message).toContain(sock);
+  });
+
   it('exits 0, 1, 2 and 3 as documented, the same with --json', async () => {
     const agent = await startAgent();
     const ok = await agent.cli(['agent', 'status']);

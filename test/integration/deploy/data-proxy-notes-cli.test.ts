@@ -34,12 +34,12 @@ describe('proxyctl notes --url', () => {
     expect(shown.stdout).toContain('title    groceries');
     expect(shown.stdout.trimEnd().endsWith('eggs\nmilk')).toBe(true);
 
-    expect((await runCli(['notes', 'update', id, '--title', 'shopping', ...url])).stdout.trim()).toBe(`updated ${id}`);
+    expect((await runCli(['notes', 'update', id, '--title', 'shopping', ...url])).stdout.trim()).toBe(`note ${id}: updated`);
     const got = JSON.parse((await runCli(['notes', 'get', id, '--json', ...url])).stdout) as Note;
     expect(got).toMatchObject({ id, title: 'shopping', body: 'eggs\nmilk' });
 
-    expect((await runCli(['notes', 'delete', id, ...url])).stdout.trim()).toBe(`deleted ${id}`);
-    expect((await runCli(['notes', 'list', ...url])).stdout.trim()).toBe('(no notes)');
+    expect((await runCli(['notes', 'delete', id, ...url])).stdout.trim()).toBe(`note ${id}: deleted`);
+    expect((await runCli(['notes', 'list', ...url])).stdout.trim()).toBe('no notes');
   });
 
   it('fails with exit 1 and PXC_ERR_UNKNOWN_NOTE for a missing note, with or without --json', async () => {

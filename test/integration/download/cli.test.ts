@@ -1,11 +1,34 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
 import { cleanupNginx, hasNginx, startNginx, type Nginx } from '../../helpers/nginx.js';
 import { waitFor } from '../../helpers/wait.js';
 import { add, info, sha256File, waitJob } from './helpers.js';
+
+/** A raw JSON-RPC subscriber on the agent's socket, as an aria2-style client would be. */
+async function subscribe(socket: string, topics: string[]): Promise<{ events: Array<Record<string, unknown>>; close(): void }> {
+  const s = createConnection(socket);
+  await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+  const events: Array<Record<string, unknown>> = [];
+  let buf = '';
+  let subscribed: () => void = () => undefined;
+  const ok = new Promise<void>((r) => (subscribed = r));
+  s.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
+      const msg = JSON.parse(buf.slice(0, nl)) as { id?: number; method?: string; params?: Record<string, unknown> };
+      buf = buf.slice(nl + 1);
+      if (msg.id === 1) subscribed();
+      else if (msg.method === 'event') events.push(msg.params!);
+    }
+  });
+  s.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: { topics } })}\n`);
+  await ok;
+  return { events, close: () => s.destroy() };
+}
 
 /** `proxyctl download …` as a user runs it: one agent and one nginx for the file, the CLI spawned per case. */
 
@@ -40,7 +63,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const id = Number(lines[0]);
-    expect(lines.at(-1)).toMatch(new RegExp(`^job ${id} done: 3\\.00 MiB in \\S+ → .*w\\.bin$`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^download ${id}: done, 3\\.00 MiB in \\S+ → .*w\\.bin$`));
     expect(sha256File(join(agent.stateDir, 'downloads', 'w.bin'))).toBe(f.sha256);
     const j = await info(agent, id);
     expect(j.sources.map((s) => s.state)).toEqual(['usable', 'usable']);
@@ -50,24 +73,53 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     expect(shown.stdout).toMatch(new RegExp(`${n.url('b/w.bin').replace(/[./]/g, '\\$&')}\\s+usable\\s+\\d`));
   });
 
+  it('publishes download.state for every change and download.progress while the job runs, on the raw socket', async () => {
+    n.addFile('ev.bin', 3 * 1024 * 1024);
+    const sub = await subscribe(agent.socket, ['download']);
+    try {
+      const r = await agent.cli(['download', 'add', n.url('limited/ev.bin'), '--connections', '1', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const id = (JSON.parse(r.stdout) as { id: number }).id;
+      await waitFor('the done event', () => sub.events.some((e) => e.topic === 'download.state' && e.id === id && e.state === 'done'), { timeoutMs: 20_000 });
+      const mine = sub.events.filter((e) => e.id === id);
+      const states = mine.filter((e) => e.topic === 'download.state');
+      expect(states.map((e) => [e.previous, e.state])).toEqual([[null, 'queued'], ['queued', 'active'], ['active', 'verifying'], ['verifying', 'done']]);
+      expect(states[0]).toMatchObject({ url: n.url('limited/ev.bin'), dest: join(agent.stateDir, 'downloads', 'ev.bin'), error: null });
+      const progress = mine.filter((e) => e.topic === 'download.progress');
+      expect(progress.length).toBeGreaterThanOrEqual(1);
+      expect(progress.every((e) => e.total === 3 * 1024 * 1024 && (e.rate as number) >= 0)).toBe(true);
+      const bytes = progress.map((e) => e.bytes as number);
+      expect(bytes).toEqual([...bytes].sort((a, b) => a - b));
+      // The last progress comes before the job leaves active; seq numbers only grow.
+      expect(mine.indexOf(progress.at(-1)!)).toBeLessThan(mine.indexOf(states[2]!));
+      const seqs = mine.map((e) => e.seq as number);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    } finally {
+      sub.close();
+    }
+  });
+
   it('add --wait exits 1 with the reason when the job fails', async () => {
     const r = await agent.cli(['download', 'add', n.url('nothing'), '--wait']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^proxyctl: download \d+ failed: HTTP 404 from 127\.0\.0\.1:\d+$/m);
+    // The error, once: on stderr, not again among the watch's lines.
+    expect(r.stderr).toMatch(/^proxyctl: download \d+: failed: HTTP 404 from 127\.0\.0\.1:\d+$/m);
+    expect(`${r.stdout}${r.stderr}`.match(/HTTP 404/g)).toHaveLength(1);
   });
 
   it('watch says a job waits for a free slot, and ends (exit 1) when the job it watches is paused, saying how to resume it', async () => {
-    n.addFile('slow.bin', 8 * 1024 * 1024);
+    // Slow enough (a minute at limit_rate) to be running whatever the load; it is paused, then cancelled.
+    n.addFile('slow.bin', 64 * 1024 * 1024);
     n.addFile('next.bin', 1000);
     const busy = await add(agent, { url: n.url('limited/slow.bin') });
     const waiting = await add(agent, { url: n.url('next.bin') });
     const watch = watchCli([String(busy), String(waiting)]);
-    await waitFor('the waiting line', () => watch.stdout().includes(`job ${waiting} queued`), { timeoutMs: 20_000 });
+    await waitFor('the waiting line', () => watch.stdout().includes(`download ${waiting}: queued`), { timeoutMs: 20_000 });
     await agent.rpc('download.pause', { id: busy });
     expect(await watch.exited).toBe(1);
-    expect(watch.stdout()).toMatch(new RegExp(`^job ${waiting} queued: waiting for a free slot \\(downloads\\.max_active\\)$`, 'm'));
-    expect(watch.stdout()).toMatch(new RegExp(`^job ${busy} paused at [\\d.]+ \\S+ \\([\\d.]+%\\); continue it with: proxyctl download resume ${busy}$`, 'm'));
-    expect(watch.stdout()).toMatch(new RegExp(`^job ${waiting} done: `, 'm'));
+    expect(watch.stdout()).toMatch(new RegExp(`^download ${waiting}: queued, waiting for a free slot \\(downloads\\.max_active\\)$`, 'm'));
+    expect(watch.stdout()).toMatch(new RegExp(`^download ${busy}: paused at [\\d.]+ \\S+ \\([\\d.]+%\\); continue it with: proxyctl download resume ${busy}$`, 'm'));
+    expect(watch.stdout()).toMatch(new RegExp(`^download ${waiting}: done, `, 'm'));
     await agent.rpc('download.cancel', { id: busy });
   });
 
@@ -141,6 +193,28 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     const r = await runCli(['agent', 'start', '--state-dir', dir, '--config', join(dir, 'config.json')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/downloads\.concurrency: renamed to downloads\.max_active \(jobs downloading at once\); connections per job are downloads\.connections/);
+  });
+
+  it('pause, resume, cancel and retry say "download N: STATE"; --json prints the new state; list and info say DIRECT as --json does', async () => {
+    n.addFile('pr.bin', 64 * 1024 * 1024);
+    const id = await add(agent, { url: n.url('limited/pr.bin') });
+    expect((await agent.cli(['download', 'pause', String(id)])).stdout).toBe(`download ${id}: paused\n`);
+    expect(JSON.parse((await agent.cli(['download', 'resume', String(id), '--json'])).stdout)).toEqual({ jobs: [id] });
+    const cancelled = await agent.cli(['download', 'cancel', String(id), '--json']);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ id, state: 'cancelled' });
+    const failed = await waitJob(agent, await add(agent, { url: n.url('missing.bin') }), (j) => j.state === 'failed');
+    const retried = await agent.cli(['download', 'retry', String(failed.id)]);
+    expect(retried.stdout).toMatch(new RegExp(`^download ${failed.id}: (queued|active)\\n$`));
+    await waitJob(agent, failed.id, (j) => j.state === 'failed');
+    expect(JSON.parse((await agent.cli(['download', 'retry', String(failed.id), '--json'])).stdout)).toMatchObject({ id: failed.id, state: expect.stringMatching(/^(queued|active)$/) });
+    // A finished direct download: DIRECT in both forms; started_at set, elapsed counted from it.
+    n.addFile('small.bin', 1000);
+    const done = await waitJob(agent, await add(agent, { url: n.url('small.bin') }));
+    expect(done.proxy).toBe('DIRECT');
+    expect(Date.parse(done.started_at!)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
+    expect((await agent.cli(['download', 'info', String(done.id)])).stdout).toMatch(/^proxy\s+DIRECT$/m);
+    expect((await agent.cli(['download', 'list'])).stdout).toMatch(new RegExp(`^${done.id}\\s.*\\sDIRECT\\s`, 'm'));
   });
 
   it('purge removes ended jobs; --json prints what the socket returned', async () => {

@@ -100,7 +100,7 @@ describe('downloads through the proxy list', () => {
     bad.mode = 'bad-gateway';
     const h = await startHarness(config(`${bad.url};DIRECT`));
     const id = await h.add({ url: origin.url('g.bin'), sha256: f.sha256 });
-    expect(await h.wait(id)).toMatchObject({ state: 'done', proxy: null });
+    expect(await h.wait(id)).toMatchObject({ state: 'done', proxy: 'DIRECT' });
     expect(bad.requests).toBeGreaterThanOrEqual(1);
   });
 

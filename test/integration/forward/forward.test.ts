@@ -6,6 +6,7 @@ import { cleanupAgents, runCli, startAgent, tempDir } from '../../helpers/agent.
 import { connectAndWaitClose, freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
 import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
+import { EventBus, type BusEvent } from '../../../src/control/events.js';
 import { closeForwards, ENGINES, startForward } from './harness.js';
 
 afterEach(async () => {
@@ -95,10 +96,13 @@ describe.each(ENGINES)('app proxy forwarding, %s engine', (engine) => {
     expect(t).toMatchObject({ health: 'down', connect_failures: 3, last_error: 'connect: ECONNREFUSED' });
   });
 
-  it('takes a target down on failed health checks, and back up when it answers again', async () => {
+  it('takes a target down on failed health checks, and back up when it answers again, publishing target.health each time', async () => {
     const e1 = await startEchoServer();
     const e2 = await startEchoServer();
-    const f = await startForward(engine, { apps: [{ name: 'echo', ports: [0], targets: [e1.address, e2.address], health: { interval: 0.05, timeout: 0.5, rise: 2, fall: 2 } }] });
+    const bus = new EventBus();
+    const events: BusEvent[] = [];
+    bus.subscribe(['target.health'], (_line, e) => events.push(e));
+    const f = await startForward(engine, { apps: [{ name: 'echo', ports: [0], targets: [e1.address, e2.address], health: { interval: 0.05, timeout: 0.5, rise: 2, fall: 2 } }] }, { events: bus });
     const port = f.port('echo');
     const e1Port = e1.port;
     await e1.close();
@@ -113,6 +117,11 @@ describe.each(ENGINES)('app proxy forwarding, %s engine', (engine) => {
     for (let i = 0; i < 4; i++) await roundTrip(port, 'ping');
     const [e1Back] = relayed();
     expect(e1Back! - e1After!).toBe(2); // round-robin again
+    // e1 may have come up from unknown before it was closed; from its fall on: down, then up.
+    const e1Events = events.filter((e) => e.target === e1.address).map((e) => [e.health, e.error === null ? null : 'error']);
+    expect(e1Events.slice(e1Events.findIndex(([h]) => h === 'down'))).toEqual([['down', 'error'], ['up', null]]);
+    expect(events.find((e) => e.health === 'down')).toMatchObject({ topic: 'target.health', app: 'echo', error: expect.stringMatching(/ECONNREFUSED|refused/) });
+    bus.close();
   });
 
   it('relays half-close: the client’s FIN reaches the target and the 3 MB reply still arrives whole', async () => {

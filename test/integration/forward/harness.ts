@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { NO_EVENTS } from '../../../src/control/events.js';
+import { NO_EVENTS, type EventPublisher } from '../../../src/control/events.js';
 import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
@@ -52,7 +52,7 @@ export function memoryState(): StateStore {
   return store as unknown as StateStore;
 }
 
-export async function startForward(engine: EngineName, config: Record<string, unknown>, opts: { allowPartial?: boolean; state?: StateStore } = {}): Promise<InProcessForward> {
+export async function startForward(engine: EngineName, config: Record<string, unknown>, opts: { allowPartial?: boolean; state?: StateStore; events?: EventPublisher } = {}): Promise<InProcessForward> {
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
   const ctx: SubsystemContext = {
@@ -63,7 +63,7 @@ export async function startForward(engine: EngineName, config: Record<string, un
     state: opts.state ?? memoryState(),
     registry,
     allowPartial: opts.allowPartial ?? false,
-    events: NO_EVENTS,
+    events: opts.events ?? NO_EVENTS,
   };
   const fwd = new Forward(ctx);
   let closed = false;

@@ -22,12 +22,24 @@ describe('proxyctl proxy', () => {
     expect(JSON.parse((await agent.cli(['proxy', 'policy', '--json'])).stdout)).toEqual({ policy: 'default' });
   });
 
-  it('changes the list, group, policy and fallbacks, each printing OK', async () => {
+  it('changes the list, group and fallbacks, each saying the new state in a line, and printing it as proxy info does under --json', async () => {
     const agent = await startAgent({ config });
-    // (fallback, rebalance and the policy's change are the same one-call shape: covered over talk.)
-    for (const args of [['proxy', 'set', 'http://127.0.0.1:11;DIRECT'], ['proxy', 'switch'], ['proxy', 'reset']]) {
+    const line = async (args: string[]) => {
       const r = await agent.cli(args);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 0, stdout: 'OK\n' });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(await line(['proxy', 'set', 'http://127.0.0.1:11;DIRECT'])).toMatch(/^proxy groups: http:\/\/127\.0\.0\.1:11;DIRECT \(revision \d+, active \[0\] http:\/\/127\.0\.0\.1:11\)\n$/);
+    expect(await line(['proxy', 'switch'])).toMatch(/^proxy group: \[1\] DIRECT active \(revision \d+\)\n$/);
+    expect(await line(['proxy', 'rebalance'])).toMatch(/^proxy group: \[\d\] \S+ active \(revision \d+\)\n$/);
+    expect(await line(['proxy', 'fallback', 'http://127.0.0.1:12'])).toMatch(/^proxy fallback: http:\/\/127\.0\.0\.1:12 \(revision \d+\)\n$/);
+    const reset = JSON.parse(await line(['proxy', 'reset', '--json'])) as ProxyInfo;
+    expect(reset).toEqual(await agent.rpc<ProxyInfo>('proxy.info'));
+    expect(reset.spec).toBe('http://127.0.0.1:9|http://127.0.0.1:10;DIRECT');
+    const switched = JSON.parse(await line(['proxy', 'switch', '--json'])) as ProxyInfo;
+    expect(switched).toMatchObject({ active_group: 1, active_proxy: 'DIRECT', revision: reset.revision + 1 });
+    for (const args of [['proxy', 'set', 'DIRECT', '--json'], ['proxy', 'fallback', '', '--json'], ['proxy', 'rebalance', '--json']]) {
+      expect(JSON.parse(await line(args)), args.join(' ')).toMatchObject({ revision: expect.any(Number), groups: expect.any(Array) });
     }
   });
 

@@ -76,7 +76,8 @@ describe('the event bus', () => {
     expect([...resolveTopics(['deploy'])]).toEqual(['deploy.phase']);
     expect([...resolveTopics(['proxy.*'])]).toEqual(['proxy.switch', 'proxy.health']);
     expect(resolveTopics([]).size).toBeGreaterThan(10);
-    expect(() => resolveTopics(['deploy.phases'])).toThrow(/unknown event topic "deploy.phases" \(topics: download.state,/);
+    expect(() => resolveTopics(['deploy.phases'])).toThrow(/unknown event topic "deploy.phases" \(did you mean deploy.phase\? topics: download.state,/);
+    expect(() => resolveTopics(['frobnicate'])).toThrow(/unknown event topic "frobnicate" \(topics: /);
   });
 });
 
