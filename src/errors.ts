@@ -81,3 +81,10 @@ export function toErrorPayload(err: unknown): ErrorPayload {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 }
+
+/** A config or params path as an operator writes it (errors name it): `['apps', 2, 'ports', 0]` → `apps[2].ports[0]`. */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
+  return out || '(root)';
+}

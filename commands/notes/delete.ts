@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { NotesCommand } from '../../src/cli/notes-command.js';
 
 export default class NotesDelete extends NotesCommand {
   static override summary = 'Delete a note';

@@ -1,6 +1,7 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { ProxyInfo } from '../../src/upstream/commands.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
+import { renderProxyInfo } from '../../src/ui/render/proxy.js';
 
 export default class ProxyInfoCommand extends ClientCommand {
   static override summary = 'Show the upstream proxy groups, the active proxy, revision and policy';
@@ -13,15 +14,7 @@ export default class ProxyInfoCommand extends ClientCommand {
     const { flags } = await this.parse(ProxyInfoCommand);
     const info = await this.call(this.socketPath(flags), 'proxy.info', {});
     const c = makeChalk();
-    this.log('Load-balance groups:');
-    for (const g of info.groups) {
-      const members = g.proxies.map((p) => (p.address === 'DIRECT' ? 'DIRECT' : `${p.address} (${stateColour(c, p.healthy ? 'healthy' : 'unhealthy')})`));
-      this.log(`[${g.index}] ${members.join(', ')}`);
-    }
-    this.log(`Active proxy: [${info.active_group}] ${c.bold(info.active_proxy)}`);
-    if (info.first_fallback_group !== null) this.log(`First fallback group: [${info.first_fallback_group}]`);
-    this.log(`Revision: ${info.revision}`);
-    this.log(`Policy: ${info.policy}`);
+    this.log(renderProxyInfo(info, (s) => stateColour(c, s), (s) => c.bold(s)));
     return info;
   }
 }

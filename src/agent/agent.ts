@@ -4,7 +4,7 @@ import { ConfigError, parseConfig, readConfigJson } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { eventCommands } from '../control/event-commands.js';
 import { EventBus } from '../control/events.js';
-import { CommandRegistry } from '../control/registry.js';
+import { CommandRegistry, type TalkRenderers } from '../control/registry.js';
 import { ControlServer } from '../control/server.js';
 import { StatsRegistry } from '../stats/registry.js';
 import { registerProcessStats } from '../stats/process-stats.js';
@@ -31,6 +31,8 @@ export interface AgentOptions {
   onShutdownRequest: (timeoutS?: number) => void;
   /** agent start --allow-partial: serve even if some app port cannot be opened. */
   allowPartial?: boolean;
+  /** The talk layouts kept in src/ui (see CommandRegistry.useTalkRenderers); without them talk replies use each command's own. */
+  talkRenderers?: () => Promise<TalkRenderers>;
 }
 
 /**
@@ -59,6 +61,7 @@ export class Agent {
   private constructor(opts: AgentOptions, config: Config) {
     this.#opts = opts;
     this.#config = config;
+    if (opts.talkRenderers) this.registry.useTalkRenderers(opts.talkRenderers);
   }
 
   get config(): Config {

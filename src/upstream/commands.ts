@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineCommand, type MethodMap } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
-import { renderTable } from '../ui/table.js';
 
 /**
  * The `proxy *` control commands (talk and JSON-RPC), after cvmfs_talk:
@@ -63,32 +62,6 @@ export interface UpstreamControl {
   setPolicy(name: string): Promise<void>;
 }
 
-/** cvmfs_talk's layout of `proxy info`. */
-export function renderProxyInfo(info: ProxyInfo): string {
-  const lines = ['Load-balance groups:'];
-  for (const g of info.groups) lines.push(`[${g.index}] ${g.proxies.map((p) => (p.address === 'DIRECT' ? 'DIRECT' : `${p.address} (${p.healthy ? 'healthy' : 'unhealthy'})`)).join(', ')}`);
-  lines.push(`Active proxy: [${info.active_group}] ${info.active_proxy}`);
-  if (info.first_fallback_group !== null) lines.push(`First fallback group: [${info.first_fallback_group}]`);
-  lines.push(`Revision: ${info.revision}`, `Policy: ${info.policy}`);
-  return lines.join('\n');
-}
-
-export function renderHealth(rows: readonly HealthRow[]): string {
-  const now = Date.now();
-  return renderTable(
-    ['PROXY', 'GROUP', 'STATE', 'LAST CHECK', 'LATENCY MS', 'FAILURES', 'SLOW'],
-    rows.map((r) => [
-      r.proxy,
-      r.active ? `${r.group}*` : String(r.group),
-      r.state,
-      r.last_check === null ? '-' : `${Math.max(0, Math.round((now - Date.parse(r.last_check)) / 1000))}s ago`,
-      r.latency_ms ?? '-',
-      r.failures,
-      r.slow,
-    ]),
-  );
-}
-
 const spec = (what: string) =>
   z.object({ spec: z.string({ required_error: `${what} is required` }).describe(`proxy string: ";" separates groups, "|" members, DIRECT = no proxy`) }).strict();
 
@@ -108,7 +81,6 @@ export function upstreamCommands(up: UpstreamControl) {
       summary: 'load-balance groups, the active proxy, revision and policy',
       params: none,
       handler: (): ProxyInfo => up.info(),
-      renderText: renderProxyInfo,
     }),
     defineCommand({
       method: 'proxy.set',
@@ -184,7 +156,6 @@ export function upstreamCommands(up: UpstreamControl) {
       summary: 'per proxy: group, state, last check, latency, failures, slow transfers',
       params: none,
       handler: (): HealthRow[] => up.health(),
-      renderText: renderHealth,
     }),
   ] as const;
 }

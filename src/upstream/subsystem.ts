@@ -8,7 +8,7 @@ import { DispatcherPool, type DispatcherTimeouts } from './dispatchers.js';
 import { HealthChecker, type HealthCheckerOptions } from './health-checker.js';
 import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import { ProxyList } from './proxy-list.js';
-import { buildProxyList, formatProxySpec, type ParsedProxyList } from './proxy-spec.js';
+import { buildProxyList, formatProxySpec, type ParsedProxyList } from '../config/proxy-spec.js';
 import { UpstreamRouter, type RouterSettings } from './router.js';
 
 /**

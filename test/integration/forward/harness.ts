@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { NO_EVENTS } from '../../../src/control/events.js';
 import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { talkRenderers } from '../../../src/ui/render/talk.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
 import type { AppInfo } from '../../../src/forward/app.js';
 import { Forward } from '../../../src/forward/forward.js';
@@ -55,6 +56,8 @@ export function memoryState(): StateStore {
 export async function startForward(engine: EngineName, config: Record<string, unknown>, opts: { allowPartial?: boolean; state?: StateStore } = {}): Promise<InProcessForward> {
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
+  // Talk replies laid out as the agent's entry point has them (src/ui/render/talk.ts).
+  registry.useTalkRenderers(async () => talkRenderers);
   const ctx: SubsystemContext = {
     config: parseConfig(withEngine(config, engine)),
     stateDir: '/nonexistent',

@@ -6,7 +6,7 @@ import { waitFor } from '../../helpers/wait.js';
 import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
 import { HealthChecker, probeTcp, probeUrl } from '../../../src/upstream/health-checker.js';
 import { ProxyList } from '../../../src/upstream/proxy-list.js';
-import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+import { buildProxyList } from '../../../src/config/proxy-spec.js';
 
 /** The HealthChecker loop in-process, against real proxies: probe kinds and no overlapping probes. */
 
