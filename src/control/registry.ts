@@ -7,8 +7,9 @@ import type { EventSession } from './events.js';
  * talk words, a parameter schema, a handler returning plain data and a text
  * renderer; the talk and JSON-RPC dialects are two codecs over this table.
  *
- * Subsystems define their commands with `defineCommand` and export
- * `MethodMap<…>` of them so the CLI can `import type` params and results.
+ * Subsystems define their commands with `defineCommand` and return them from
+ * their factory; the agent registers them all at once, and `MethodMap` of
+ * that one list is the CLI's `Methods` (src/agent/command-list.ts).
  */
 
 export type Dialect = 'talk' | 'jsonrpc';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
 import type { DeployRecord, DeployState, DeploymentController, ServiceHistoryView, ServiceInfo, ServiceSummary } from './controller.js';
 
@@ -38,7 +38,7 @@ function started(c: DeploymentController, record: DeployRecord): DeployStarted {
   return { ...record, state: c.state };
 }
 
-function deployCommands(services: ServiceDirectory) {
+export function deployCommands(services: ServiceDirectory) {
   const op = <const M extends string>(method: M, talk: string, summary: string, start: (c: DeploymentController) => DeployRecord) =>
     defineCommand({
       method,
@@ -156,6 +156,3 @@ function deployCommands(services: ServiceDirectory) {
     }),
   ] as const;
 }
-
-export { deployCommands };
-export type DeployMethods = MethodMap<ReturnType<typeof deployCommands>>;

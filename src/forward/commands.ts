@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
 import type { AppInfo } from './app.js';
 import type { ConnectionInfo } from './engine/types.js';
@@ -119,7 +119,7 @@ function adminCommand<const M extends string>(method: M, verb: 'drain' | 'enable
   });
 }
 
-function forwardCommands(fwd: ForwardControl) {
+export function forwardCommands(fwd: ForwardControl) {
   return [
     defineCommand({
       method: 'app.list',
@@ -210,9 +210,3 @@ function forwardCommands(fwd: ForwardControl) {
     adminCommand('target.disable', 'disable', 'disabled', 'stop new connections and health checks of a target; open ones continue', fwd),
   ] as const;
 }
-
-export function registerForwardCommands(registry: CommandRegistry, fwd: ForwardControl): void {
-  registry.add(...forwardCommands(fwd));
-}
-
-export type ForwardMethods = MethodMap<ReturnType<typeof forwardCommands>>;

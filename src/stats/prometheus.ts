@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter as PromCounter, Gauge as PromGauge, Registry } from 'prom-client';
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
 import { parseHostPort } from '../config/schema.js';
 import type { StatsRegistry } from './registry.js';
 
@@ -167,6 +167,7 @@ export class MetricsServer implements Subsystem {
   }
 }
 
-export function createMetrics(ctx: SubsystemContext): MetricsServer {
-  return new MetricsServer(ctx);
+/** The Prometheus listener (metrics.listen); no control commands: `stats` is the agent's own. */
+export function createMetrics(ctx: SubsystemContext) {
+  return { subsystem: new MetricsServer(ctx), commands: [] as const, api: undefined } satisfies SubsystemParts;
 }

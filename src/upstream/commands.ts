@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
 
 /**
@@ -159,5 +159,3 @@ export function upstreamCommands(up: UpstreamControl) {
     }),
   ] as const;
 }
-
-export type UpstreamMethods = MethodMap<ReturnType<typeof upstreamCommands>>;

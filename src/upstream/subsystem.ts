@@ -1,6 +1,7 @@
 import type { Config, ProxyConfig } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
+import type { AnyCommand } from '../control/registry.js';
 import type { Counter } from '../stats/registry.js';
 import type { ProxyRouter } from './api.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo } from './commands.js';
@@ -27,14 +28,10 @@ export interface RuntimeOverrides {
 
 export const STATE_KEY = 'upstream.runtime';
 
-export interface Upstream {
-  readonly subsystem: Subsystem;
-  readonly router: ProxyRouter;
-}
-
-export function createUpstream(ctx: SubsystemContext): Upstream {
+/** The upstream proxy list; its API is the router the downloads go through. */
+export function createUpstream(ctx: SubsystemContext) {
   const s = new UpstreamSubsystem(ctx);
-  return { subsystem: s, router: s.router };
+  return { subsystem: s, commands: upstreamCommands(s), api: s.router as ProxyRouter } satisfies SubsystemParts<UpstreamSubsystem, readonly AnyCommand[], ProxyRouter>;
 }
 
 function routerSettings(c: ProxyConfig): RouterSettings {
@@ -109,7 +106,6 @@ export class UpstreamSubsystem implements Subsystem {
     this.router = new UpstreamRouter(this.list, this.pool, routerSettings(this.#config), initial, { warn: (m) => log.warn(m), info: (m) => log.info(m) });
     this.checker = new HealthChecker(this.list, this.pool, checkerOptions(this.#config), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     scope.gauge('health_probes', 'health probes completed', () => this.checker.probes);
-    ctx.registry.add(...upstreamCommands(this));
   }
 
   /** Overrides from the state DB; one that no longer parses is dropped with a warning. */

@@ -57,10 +57,10 @@ export async function startHarness(config: unknown = {}, stateDir = tempDir('pxc
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
   const state = new StateStore(join(stateDir, 'state.db'));
-  const ctx = { config: cfg, stateDir, stats, logger, state, registry };
+  const ctx = { config: cfg, stateDir, stats, logger, state };
   const delays: number[] = [];
   const upstream = createUpstream(ctx);
-  const downloads = createDownloads(ctx, upstream.router, {
+  const downloads = createDownloads(ctx, upstream.api, {
     sleep: (ms, signal) => {
       delays.push(ms);
       return new Promise((resolve, reject) => {
@@ -69,7 +69,8 @@ export async function startHarness(config: unknown = {}, stateDir = tempDir('pxc
       });
     },
   });
-  const subsystems: Subsystem[] = [upstream.subsystem, downloads];
+  registry.add(...upstream.commands, ...downloads.commands);
+  const subsystems: Subsystem[] = [upstream.subsystem, downloads.subsystem];
   for (const s of subsystems) await s.start();
   let closed = false;
   const h: Harness = {

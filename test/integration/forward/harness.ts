@@ -5,7 +5,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { talkRenderers } from '../../../src/ui/render/talk.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
 import type { AppInfo } from '../../../src/forward/app.js';
-import { Forward } from '../../../src/forward/forward.js';
+import { createForward, type Forward } from '../../../src/forward/forward.js';
 import type { StateStore } from '../../../src/state/state-db.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 
@@ -64,11 +64,11 @@ export async function startForward(engine: EngineName, config: Record<string, un
     stats,
     logger: pino({ level: 'silent' }),
     state: opts.state ?? memoryState(),
-    registry,
     allowPartial: opts.allowPartial ?? false,
     events: NO_EVENTS,
   };
-  const fwd = new Forward(ctx);
+  const { subsystem: fwd, commands } = createForward(ctx);
+  registry.add(...commands);
   let closed = false;
   const close = async () => {
     if (closed) return;
