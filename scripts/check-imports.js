@@ -2,7 +2,7 @@
 // The import-layer check CI runs (node scripts/check-imports.js): no module imports
 // from a layer above its own, a subsystem reaches another only through its api.ts,
 // and no runtime import cycle. Layers, low to high:
-//   errors/version < config < stats, state < control < subsystems (upstream, download,
+//   errors/version/net < config < stats, state < control < subsystems (upstream, download,
 //   forward, deploy, fleet) < agent < ui < cli < commands/
 // `import type` is erased at build and is not counted (the CLI imports reply types
 // from subsystems on purpose); a dynamic import() is held to the layers too.
@@ -15,6 +15,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SUBSYSTEM = 4;
 const RANK = {
   'errors.ts': 0, 'version.ts': 0,
+  // Socket primitives over node:net that several subsystems share (the TCP probe); they import nothing of proxyctl.
+  net: 0,
   config: 1, stats: 2, state: 2, control: 3,
   upstream: SUBSYSTEM, download: SUBSYSTEM, forward: SUBSYSTEM, deploy: SUBSYSTEM, fleet: SUBSYSTEM,
   agent: 5, ui: 6, cli: 7,

@@ -6,7 +6,7 @@ import type { Counter } from '../stats/registry.js';
 import type { ProxyRouter } from './api.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo } from './commands.js';
 import { DispatcherPool, type DispatcherTimeouts } from './dispatchers.js';
-import { HealthChecker, type HealthCheckerOptions } from './health-checker.js';
+import { ProxyHealthChecker, type ProxyHealthCheckerOptions } from './health-checker.js';
 import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import { ProxyList } from './proxy-list.js';
 import { buildProxyList, formatProxySpec, type ParsedProxyList } from '../config/proxy-spec.js';
@@ -51,7 +51,7 @@ function poolTimeouts(c: ProxyConfig): DispatcherTimeouts {
   return { proxyMs: c.timeout * 1000, directMs: c.timeout_direct * 1000 };
 }
 
-function checkerOptions(c: ProxyConfig): HealthCheckerOptions {
+function checkerOptions(c: ProxyConfig): ProxyHealthCheckerOptions {
   return {
     healthyIntervalMs: c.healthy_check_rate * 1000,
     unhealthyIntervalMs: c.unhealthy_check_rate * 1000,
@@ -69,7 +69,7 @@ export class UpstreamSubsystem implements Subsystem {
   readonly name = 'upstream';
   readonly list: ProxyList;
   readonly router: UpstreamRouter;
-  readonly checker: HealthChecker;
+  readonly checker: ProxyHealthChecker;
   /** One connection pool per member, shared by the downloads and the health probes. */
   readonly pool: DispatcherPool;
   readonly #ctx: SubsystemContext;
@@ -104,7 +104,7 @@ export class UpstreamSubsystem implements Subsystem {
     const initial = policyName === 'sharding' ? shardingPolicy() : defaultPolicy();
     this.pool = new DispatcherPool(poolTimeouts(this.#config));
     this.router = new UpstreamRouter(this.list, this.pool, routerSettings(this.#config), initial, { warn: (m) => log.warn(m), info: (m) => log.info(m) });
-    this.checker = new HealthChecker(this.list, this.pool, checkerOptions(this.#config), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+    this.checker = new ProxyHealthChecker(this.list, this.pool, checkerOptions(this.#config), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     scope.gauge('health_probes', 'health probes completed', () => this.checker.probes);
   }
 

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
+import { NO_EVENTS } from '../../../src/control/events.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
 import type { Subsystem } from '../../../src/agent/subsystem.js';
 import type { JobView } from '../../../src/download/job.js';
@@ -57,7 +58,7 @@ export async function startHarness(config: unknown = {}, stateDir = tempDir('pxc
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
   const state = new StateStore(join(stateDir, 'state.db'));
-  const ctx = { config: cfg, stateDir, stats, logger, state };
+  const ctx = { config: cfg, stateDir, stats, logger, state, events: NO_EVENTS };
   const delays: number[] = [];
   const upstream = createUpstream(ctx);
   const downloads = createDownloads(ctx, upstream.api, {
