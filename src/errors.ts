@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   PXC_ERR_BAD_DEST: 'a download destination is outside downloads.dir or already exists',
   PXC_ERR_DUPLICATE_INDEX: 'another job already has that index with a different URL',
   PXC_ERR_JOB_STATE: 'the job is in a state that does not allow the operation',
+  PXC_ERR_DOWNLOAD_FAILED: 'a download job failed for good: no usable source left, the server refused the range, a size or checksum mismatch (the job\'s error says which)',
   PXC_ERR_NO_SPACE: 'insufficient disk space for a download',
   PXC_ERR_BAD_CA_FILE: 'a --ca-file or downloads.ca_file is unreadable or holds no PEM certificate',
   PXC_ERR_UNKNOWN_APP: 'no app has that name',
@@ -47,6 +48,7 @@ export const ERROR_CODES = {
   PXC_ERR_UNKNOWN_NOTE: 'no note has that id (data proxy: JSON-RPC error -32001)',
   PXC_ERR_BODY_TOO_LARGE: 'a data proxy request body exceeded 1 MiB (HTTP 413)',
   PXC_ERR_SHARD_LAYOUT: 'a data proxy --db directory was created with a different --shards count',
+  PXC_ERR_INSTANCE_RPC: 'a service instance answered the agent\'s JSON-RPC call (Ready, ExportShardStats) with an error or not in JSON-RPC',
   PXC_ERR_DATA_PROXY_UNREACHABLE: 'the notes client could not reach the data proxy, or it answered outside JSON-RPC',
   PXC_ERR_NOT_IN_FLEET: 'a fleet command was sent to an agent whose config has no cluster key',
   PXC_ERR_FLEET_UNREACHABLE: 'etcd did not answer; the agent keeps serving its last applied fleet config',
@@ -81,4 +83,11 @@ export function toErrorPayload(err: unknown): ErrorPayload {
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** A config or params path as an operator writes it (errors name it): `['apps', 2, 'ports', 0]` → `apps[2].ports[0]`. */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
+  return out || '(root)';
 }

@@ -52,7 +52,15 @@ With no config file it runs on the embedded defaults (see proxyctl.conf(5)).`;
     if (flags.detach) return this.#detach(stateDir, socketPath, configPath, flags['log-level'], flags['detach-timeout'], flags['allow-partial']);
     const { runAgent } = await import('../../src/agent/main.js');
     try {
-      await runAgent({ configPath, stateDir, socketPath, logLevel: flags['log-level'], allowPartial: flags['allow-partial'] });
+      await runAgent({
+        configPath,
+        stateDir,
+        socketPath,
+        logLevel: flags['log-level'],
+        allowPartial: flags['allow-partial'],
+        // src/ui sits above the agent: the layouts talk shares with the CLI come from here.
+        talkRenderers: async () => (await import('../../src/ui/render/talk.js')).talkRenderers,
+      });
     } catch (err) {
       if (err instanceof ProxyctlError) throw ownError(err.message, EXIT_FAILED);
       throw err;

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { Note } from '../../src/deploy/data-proxy/protocol.js';
-import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { NotesCommand } from '../../src/cli/notes-command.js';
 
 export default class NotesCreate extends NotesCommand {
   static override summary = 'Create a note and print its id';

@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { NotesCommand } from '../../src/cli/notes-command.js';
 import { changed } from '../../src/ui/outcome.js';
 
 export default class NotesDelete extends NotesCommand {

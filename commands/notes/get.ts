@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import type { Note } from '../../src/deploy/data-proxy/protocol.js';
-import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { NotesCommand } from '../../src/cli/notes-command.js';
 import { renderKeyValues } from '../../src/ui/table.js';
 
 export default class NotesGet extends NotesCommand {

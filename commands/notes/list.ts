@@ -1,5 +1,5 @@
 import type { Note } from '../../src/deploy/data-proxy/protocol.js';
-import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { NotesCommand } from '../../src/cli/notes-command.js';
 import { renderTable } from '../../src/ui/table.js';
 
 export default class NotesList extends NotesCommand {

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import type { Note } from '../../src/deploy/data-proxy/protocol.js';
-import { NotesCommand } from '../../src/deploy/data-proxy/notes-command.js';
+import { NotesCommand } from '../../src/cli/notes-command.js';
 import { changed } from '../../src/ui/outcome.js';
 
 export default class NotesUpdate extends NotesCommand {

@@ -1,7 +1,7 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { HealthRow } from '../../src/upstream/commands.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
-import { renderTable } from '../../src/ui/table.js';
+import { renderHealth } from '../../src/ui/render/proxy.js';
 
 export default class ProxyHealth extends ClientCommand {
   static override summary = 'Show each upstream proxy: group, state, last check, latency, failures, slow transfers';
@@ -13,21 +13,7 @@ export default class ProxyHealth extends ClientCommand {
     const { flags } = await this.parse(ProxyHealth);
     const rows = await this.call(this.socketPath(flags), 'proxy.health', {});
     const c = makeChalk();
-    const now = Date.now();
-    this.log(
-      renderTable(
-        ['PROXY', 'GROUP', 'STATE', 'LAST CHECK', 'LATENCY MS', 'FAILURES', 'SLOW'],
-        rows.map((r) => [
-          r.proxy,
-          r.active ? `${r.group}*` : String(r.group),
-          stateColour(c, r.state),
-          r.last_check === null ? '-' : `${Math.max(0, Math.round((now - Date.parse(r.last_check)) / 1000))}s ago`,
-          r.latency_ms ?? '-',
-          r.failures,
-          r.slow,
-        ]),
-      ),
-    );
+    this.log(renderHealth(rows, (s) => stateColour(c, s)));
     return rows;
   }
 }

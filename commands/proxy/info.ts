@@ -1,7 +1,7 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { ProxyInfo } from '../../src/upstream/commands.js';
-import { proxyInfoLines } from '../../src/upstream/render.js';
 import { makeChalk, stateColour } from '../../src/ui/colour.js';
+import { renderProxyInfo } from '../../src/ui/render/proxy.js';
 
 export default class ProxyInfoCommand extends ClientCommand {
   static override summary = 'Show the upstream proxy groups, the active proxy, revision and policy';
@@ -14,7 +14,7 @@ export default class ProxyInfoCommand extends ClientCommand {
     const { flags } = await this.parse(ProxyInfoCommand);
     const info = await this.call(this.socketPath(flags), 'proxy.info', {});
     const c = makeChalk();
-    for (const line of proxyInfoLines(info, (s) => stateColour(c, s), (s) => c.bold(s))) this.log(line);
+    this.log(renderProxyInfo(info, (s) => stateColour(c, s), (s) => c.bold(s)));
     return info;
   }
 }

@@ -1,6 +1,6 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { TimeoutInfo } from '../../src/upstream/commands.js';
-import { renderTimeoutInfo } from '../../src/upstream/render.js';
+import { renderTimeoutInfo } from '../../src/ui/render/proxy.js';
 
 export default class TimeoutInfoCommand extends ClientCommand {
   static override summary = 'Show the connect/response timeouts through a proxy and without one';

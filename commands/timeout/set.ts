@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 import type { TimeoutInfo } from '../../src/upstream/commands.js';
-import { renderTimeoutInfo } from '../../src/upstream/render.js';
+import { renderTimeoutInfo } from '../../src/ui/render/proxy.js';
 
 export default class TimeoutSet extends ClientCommand {
   static override summary = 'Set the timeouts through a proxy and without one, at run time';

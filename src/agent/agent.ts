@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, parseConfig, readConfigJson } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { eventCommands } from '../control/event-commands.js';
 import { EventBus } from '../control/events.js';
-import { CommandRegistry } from '../control/registry.js';
+import { CommandRegistry, type TalkRenderers } from '../control/registry.js';
 import { ControlServer } from '../control/server.js';
 import { StatsRegistry } from '../stats/registry.js';
 import { registerProcessStats } from '../stats/process-stats.js';
@@ -12,9 +11,10 @@ import { StateStore } from '../state/state-db.js';
 import { ensureDir, formatMode, secureStateDir } from '../state/state-dir.js';
 import { StateDirLock } from '../state/state-lock.js';
 import { ProxyctlError } from '../errors.js';
-import { overlayFleet, registerNoFleet, startFleet, type FleetNode, type FleetSnapshot } from '../fleet/api.js';
+import { noFleet, overlayFleet, startFleet, type FleetCommands, type FleetNode, type FleetSnapshot } from '../fleet/api.js';
 import { packageVersion } from '../version.js';
-import { registerCoreCommands, type AgentInfo, type ReloadResult } from './core-commands.js';
+import { agentCommands } from './command-list.js';
+import type { AgentInfo, ReloadResult } from './core-commands.js';
 import { fleetHost } from './fleet-host.js';
 import { parametersCommands } from './parameters.js';
 import { closeInOrder, shutdownBudgetMs, type StepOutcome } from './shutdown.js';
@@ -32,6 +32,8 @@ export interface AgentOptions {
   onShutdownRequest: (timeoutS?: number) => void;
   /** agent start --allow-partial: serve even if some app port cannot be opened. */
   allowPartial?: boolean;
+  /** The talk layouts kept in src/ui (see CommandRegistry.useTalkRenderers); without them talk replies use each command's own. */
+  talkRenderers?: () => Promise<TalkRenderers>;
 }
 
 /**
@@ -60,6 +62,7 @@ export class Agent {
   private constructor(opts: AgentOptions, config: Config) {
     this.#opts = opts;
     this.#config = config;
+    if (opts.talkRenderers) this.registry.useTalkRenderers(opts.talkRenderers);
   }
 
   get config(): Config {
@@ -99,14 +102,6 @@ export class Agent {
       maxConnections: config.control.max_connections,
       events: this.events,
     });
-    this.registry.add(...eventCommands(this.events));
-    registerCoreCommands(this.registry, {
-      info: () => this.info(),
-      reload: () => this.reload(),
-      stats: () => this.stats.snapshot(),
-      shutdown: (timeoutS) => this.#opts.onShutdownRequest(timeoutS),
-    });
-    this.registry.add(...parametersCommands({ config: () => this.#config, layers: () => this.#parameterLayers() }));
     this.#stopProcessStats = registerProcessStats(this.stats);
     await this.#control.listen();
     this.#state = new StateStore(join(stateDir, 'state.db'));
@@ -116,14 +111,24 @@ export class Agent {
       stats: this.stats,
       logger,
       state: this.#state,
-      registry: this.registry,
       events: this.events,
       allowPartial: this.#opts.allowPartial ?? false,
     };
-    this.#config = await this.#joinFleet(ctx);
+    const fleet = await this.#joinFleet(ctx);
+    this.#config = fleet.config;
     // What `parameters` tells file keys from defaults by (the caller validated this file already).
     if (this.#fileJson === undefined) this.#fileJson = await readConfigJson(this.#opts.configPath).catch(() => ({}));
     this.#parts = createSubsystems({ ...ctx, config: this.#config });
+    // Every command at once, before the socket answers (requests wait for open() below).
+    const control = {
+      info: () => this.info(),
+      reload: () => this.reload(),
+      stats: () => this.stats.snapshot(),
+      shutdown: (timeoutS?: number) => this.#opts.onShutdownRequest(timeoutS),
+      commands: () => this.registry.list(),
+    };
+    const parameters = parametersCommands({ config: () => this.#config, layers: () => this.#parameterLayers() });
+    this.registry.add(...agentCommands(control, this.events, fleet.commands, this.#parts, parameters));
     for (const s of this.#parts.subsystems) {
       await s.start();
       this.#subsystems.push(s);
@@ -156,27 +161,25 @@ export class Agent {
    * agent starts on the file overlaid by the fleet documents it last applied
    * (state.db): an agent restarted while etcd is away serves what it served.
    */
-  async #joinFleet(ctx: SubsystemContext): Promise<Config> {
+  async #joinFleet(ctx: SubsystemContext): Promise<{ config: Config; commands: FleetCommands }> {
     const config = this.#config;
-    if (!config.cluster) {
-      registerNoFleet(this.registry);
-      return config;
-    }
+    if (!config.cluster) return { config, commands: noFleet().commands };
     this.#fileJson = await readConfigJson(this.#opts.configPath);
-    this.#fleet = await startFleet({
+    const { subsystem: fleet, commands } = await startFleet({
       ...ctx,
       cluster: config.cluster,
       host: fleetHost({ apply: (snap) => this.#applyFleet(snap), config: () => this.#config, parts: () => this.#parts }),
     });
-    const snap = this.#fleet.snapshot();
-    if (!snap) return config;
+    this.#fleet = fleet;
+    const snap = fleet.snapshot();
+    if (!snap) return { config, commands };
     try {
       const effective = this.#validate(this.#fileJson, snap);
-      this.#fleet.applied(snap);
-      return effective;
+      fleet.applied(snap);
+      return { config: effective, commands };
     } catch (err) {
-      this.#fleet.refused(snap, (err as Error).message);
-      return config;
+      fleet.refused(snap, (err as Error).message);
+      return { config, commands };
     }
   }
 

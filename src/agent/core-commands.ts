@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ProxyctlError } from '../errors.js';
-import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import { defineCommand, type AnyCommand } from '../control/registry.js';
 import type { FleetAgentInfo } from '../fleet/api.js';
 import type { StatsSnapshot } from '../stats/registry.js';
 
@@ -29,6 +29,8 @@ export interface AgentControl {
   stats(): StatsSnapshot;
   /** `timeoutS`: how long the caller waits for the process to be gone (agent stop --timeout). */
   shutdown(timeoutS?: number): void;
+  /** Every registered command, for `help`. */
+  commands(): AnyCommand[];
 }
 
 export interface HelpEntry {
@@ -38,7 +40,7 @@ export interface HelpEntry {
   summary: string;
 }
 
-function coreCommands(agent: AgentControl, registry: CommandRegistry) {
+export function coreCommands(agent: AgentControl) {
   const none = z.object({}).strict();
   return [
     defineCommand({
@@ -46,7 +48,7 @@ function coreCommands(agent: AgentControl, registry: CommandRegistry) {
       talk: 'help',
       summary: 'list the control commands',
       params: none,
-      handler: (): HelpEntry[] => registry.list().map((c) => ({ command: c.talk, method: c.method, usage: c.usage ?? '', summary: c.summary })),
+      handler: (): HelpEntry[] => agent.commands().map((c) => ({ command: c.talk, method: c.method, usage: c.usage ?? '', summary: c.summary })),
       renderText: (entries) => {
         const width = Math.max(...entries.map((e) => `${e.command} ${e.usage}`.trim().length));
         return entries.map((e) => `${`${e.command} ${e.usage}`.trim().padEnd(width)}  ${e.summary}`).join('\n');
@@ -94,9 +96,3 @@ function coreCommands(agent: AgentControl, registry: CommandRegistry) {
     }),
   ] as const;
 }
-
-export function registerCoreCommands(registry: CommandRegistry, agent: AgentControl): void {
-  registry.add(...coreCommands(agent, registry));
-}
-
-export type AgentMethods = MethodMap<ReturnType<typeof coreCommands>>;

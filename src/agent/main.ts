@@ -1,5 +1,6 @@
 import { destination, pino, type Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
+import type { TalkRenderers } from '../control/registry.js';
 import { prettyOptions } from './log-format.js';
 import { Agent } from './agent.js';
 import { stopBudgetMs } from './shutdown.js';
@@ -11,6 +12,8 @@ export interface RunAgentOptions {
   logLevel: string | undefined;
   /** Serve even if some app port cannot be opened (agent start --allow-partial). */
   allowPartial?: boolean;
+  /** The talk layouts shared with the CLI (src/ui/render/talk.ts), from the entry point above src/ui; loaded at the first talk reply. */
+  talkRenderers?: () => Promise<TalkRenderers>;
 }
 
 /**
@@ -80,6 +83,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<void> {
       logger,
       onShutdownRequest: (timeoutS) => void stop('shutdown command', timeoutS),
       allowPartial: opts.allowPartial ?? false,
+      ...(opts.talkRenderers ? { talkRenderers: opts.talkRenderers } : {}),
     });
   } catch (err) {
     process.off('SIGTERM', onTerm);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { EventPublisher } from '../control/events.js';
-import type { CommandRegistry } from '../control/registry.js';
+import type { AnyCommand } from '../control/registry.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { StateStore } from '../state/state-db.js';
 
@@ -13,8 +13,6 @@ export interface SubsystemContext {
   readonly stats: StatsRegistry;
   readonly logger: Logger;
   readonly state: StateStore;
-  /** Register the subsystem's control commands here. */
-  readonly registry: CommandRegistry;
   /** Live events for control-socket subscribers (topics and payloads: src/control/events.ts). */
   readonly events: EventPublisher;
   /** agent start --allow-partial: an app port that cannot be opened is reported, not fatal. */
@@ -48,4 +46,17 @@ export interface Subsystem {
   runtimeParameters?(): Record<string, unknown>;
   /** The data-plane engine, for `agent status` (forward only). */
   readonly engine?: string;
+}
+
+/**
+ * What every `createX(ctx, deps)` returns: the subsystem the agent starts,
+ * reloads and closes; its control commands, which the agent registers with
+ * all the others before the socket answers (src/agent/command-list.ts); and,
+ * for a subsystem another one uses, the API it hands over (its api.ts type).
+ * `commands` keeps its tuple type: the CLI's `Methods` is derived from it.
+ */
+export interface SubsystemParts<S extends Subsystem = Subsystem, C extends readonly AnyCommand[] = readonly AnyCommand[], A = undefined> {
+  readonly subsystem: S;
+  readonly commands: C;
+  readonly api: A;
 }

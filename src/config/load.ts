@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ZodIssue } from 'zod';
-import { ProxyctlError } from '../errors.js';
+import { formatPath, ProxyctlError } from '../errors.js';
 import { REMOVED_KEYS, configSchema, type Config } from './schema.js';
 
 /** A config that failed: every problem, each naming its path (`apps[2].ports[0]: …`). */
@@ -12,13 +12,6 @@ export class ConfigError extends ProxyctlError {
     this.name = 'ConfigError';
     this.problems = problems;
   }
-}
-
-/** `['apps', 2, 'ports', 0]` → `apps[2].ports[0]` */
-export function formatPath(path: readonly (string | number)[]): string {
-  let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
-  return out || '(root)';
 }
 
 function describeIssue(issue: ZodIssue): string {

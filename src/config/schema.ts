@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { parseProxySpec } from '../upstream/proxy-spec.js';
+import { parseProxySpec } from './proxy-spec.js';
 import { parseBytes } from './units.js';
 
 /**

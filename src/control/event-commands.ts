@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ProxyctlError } from '../errors.js';
 import { resolveTopics, TOPICS, TOPIC_NAMES, type EventBus, type Topic } from './events.js';
-import { defineCommand, type CallContext, type MethodMap } from './registry.js';
+import { defineCommand, type CallContext } from './registry.js';
 
 /**
  * events.subscribe / events.unsubscribe / events.topics. A subscription
@@ -67,5 +67,3 @@ export function eventCommands(bus: EventBus) {
     }),
   ] as const;
 }
-
-export type EventMethods = MethodMap<ReturnType<typeof eventCommands>>;

@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import { ProxyctlError } from '../errors.js';
-import { formatPath } from '../config/load.js';
+import { formatPath, ProxyctlError } from '../errors.js';
 import type { EventSession } from './events.js';
 
 /**
@@ -8,8 +7,9 @@ import type { EventSession } from './events.js';
  * talk words, a parameter schema, a handler returning plain data and a text
  * renderer; the talk and JSON-RPC dialects are two codecs over this table.
  *
- * Subsystems define their commands with `defineCommand` and export
- * `MethodMap<…>` of them so the CLI can `import type` params and results.
+ * Subsystems define their commands with `defineCommand` and return them from
+ * their factory; the agent registers them all at once, and `MethodMap` of
+ * that one list is the CLI's `Methods` (src/agent/command-list.ts).
  */
 
 export type Dialect = 'talk' | 'jsonrpc';
@@ -55,6 +55,14 @@ export function defineCommand<const M extends string, S extends z.ZodTypeAny, R>
   return spec;
 }
 
+/**
+ * Talk renderers by method, kept above the subsystems (src/ui/render/talk.ts:
+ * the layouts the CLI prints too) and handed to the registry by the agent's
+ * entry point. One for a method wins over the command's own `renderText`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results differ per method; talk.ts types each against Methods
+export type TalkRenderers = Readonly<Record<string, (result: any) => string>>;
+
 /** `{ 'proxy.set': { params, result } … }` of a list of commands, for the CLI's typed client. */
 export type MethodMap<T extends readonly AnyCommand[]> = {
   [C in T[number] as C['method']]: {
@@ -66,6 +74,14 @@ export type MethodMap<T extends readonly AnyCommand[]> = {
 export class CommandRegistry {
   readonly #byMethod = new Map<string, AnyCommand>();
   readonly #byTalk = new Map<string, AnyCommand>();
+  #loadRenderers: (() => Promise<TalkRenderers>) | undefined;
+  #renderers: Promise<TalkRenderers> | undefined;
+
+  /** Where the talk renderers come from; loaded at the first talk reply, so an agent only JSON-RPC talks to never loads them. */
+  useTalkRenderers(load: () => Promise<TalkRenderers>): void {
+    this.#loadRenderers = load;
+    this.#renderers = undefined;
+  }
 
   add(...commands: readonly AnyCommand[]): void {
     for (const c of commands) {
@@ -127,7 +143,13 @@ export class CommandRegistry {
     return Object.fromEntries(names.map((name, i) => [name, args[i]]));
   }
 
-  renderText(command: AnyCommand, result: unknown): string {
+  /** A talk reply: the method's renderer from `useTalkRenderers`, else the command's own, else `defaultText`. */
+  async renderText(command: AnyCommand, result: unknown): Promise<string> {
+    if (this.#loadRenderers) {
+      this.#renderers ??= this.#loadRenderers();
+      const render = (await this.#renderers)[command.method];
+      if (render) return render(result);
+    }
     if (command.renderText) return command.renderText(result);
     return defaultText(result);
   }

@@ -238,7 +238,7 @@ export class ControlServer {
       if (!match) throw new ProxyctlError('PXC_ERR_UNKNOWN_COMMAND', this.#registry.unknownTalk(line));
       const params = this.#registry.talkParams(match.command, match.args, match.rest);
       const result = await this.#registry.invoke(match.command, params, { dialect: 'talk' });
-      reply = this.#registry.renderText(match.command, result);
+      reply = await this.#registry.renderText(match.command, result);
     } catch (err) {
       this.#errors.inc();
       reply = `error: ${this.#explain(err).message}`;

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { defineCommand, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
-import { describeHistory, describeOperation, describeService, renderLogLine } from '../ui/render/services.js';
 import type { DeployRecord, DeployState, DeploymentController, ServiceHistoryView, ServiceInfo, ServiceSummary } from './controller.js';
 
 /** What the commands need from the deploy subsystem. */
@@ -39,7 +38,7 @@ function started(c: DeploymentController, record: DeployRecord): DeployStarted {
   return { ...record, state: c.state };
 }
 
-function deployCommands(services: ServiceDirectory) {
+export function deployCommands(services: ServiceDirectory) {
   const op = <const M extends string>(method: M, talk: string, summary: string, start: (c: DeploymentController) => DeployRecord) =>
     defineCommand({
       method,
@@ -52,7 +51,6 @@ function deployCommands(services: ServiceDirectory) {
         const c = services.controller(service);
         return started(c, start(c));
       },
-      renderText: (d) => describeOperation(d),
     });
   return [
     op('service.deploy', 'deploy', 'roll the service to a new version from the config (returns at once; see service info, or events)', (c) => c.deploy()),
@@ -73,7 +71,6 @@ function deployCommands(services: ServiceDirectory) {
         const c = services.controller(service);
         return started(c, c.rollback(version));
       },
-      renderText: (d) => describeOperation(d),
     }),
     op('service.restart', 'service restart', 'restart every instance, rolling (zero downtime, batches of max_surge); revives crashed and given-up ones', (c) => c.restart()),
     op('service.start', 'service start', 'launch what is missing: a stopped service, crashed or given-up instances', (c) => c.start()),
@@ -92,7 +89,6 @@ function deployCommands(services: ServiceDirectory) {
         const c = services.controller(service);
         return started(c, c.scale(instances));
       },
-      renderText: (d) => describeOperation(d),
     }),
     defineCommand({
       method: 'service.list',
@@ -113,7 +109,6 @@ function deployCommands(services: ServiceDirectory) {
       params: serviceParam,
       positional: ['service'],
       handler: ({ service }): ServiceInfo => services.controller(service).info(),
-      renderText: (info) => describeService(info),
     }),
     defineCommand({
       method: 'service.history',
@@ -123,7 +118,6 @@ function deployCommands(services: ServiceDirectory) {
       params: z.object({ service: z.string().min(1, 'service name required'), limit: z.number().int().min(1).max(100).default(100) }).strict(),
       positional: ['service'],
       handler: ({ service, limit }): ServiceHistoryView => services.controller(service).history(limit),
-      renderText: (h) => describeHistory(h),
     }),
     defineCommand({
       method: 'service.logs',
@@ -149,7 +143,6 @@ function deployCommands(services: ServiceDirectory) {
           .logs(lines)
           .map((l) => ({ at: new Date(l.at).toISOString(), version: l.version, instance: l.instance, stream: l.stream, line: l.line, seq: l.seq })),
       }),
-      renderText: (logs) => (logs.lines.length === 0 ? '(no output yet)' : logs.lines.map((l) => renderLogLine(logs.service, l)).join('\n')),
     }),
     defineCommand({
       method: 'service.endpoint',
@@ -163,6 +156,3 @@ function deployCommands(services: ServiceDirectory) {
     }),
   ] as const;
 }
-
-export { deployCommands };
-export type DeployMethods = MethodMap<ReturnType<typeof deployCommands>>;

@@ -1,6 +1,7 @@
-import { createConnection } from 'node:net';
 import { Agent, request } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
+import { ProxyctlError } from '../errors.js';
+import { probeTcp } from '../net/tcp-probe.js';
 
 /**
  * How the agent talks to one instance: the readiness probe and the JSON-RPC
@@ -8,12 +9,13 @@ import type { ServiceConfig } from '../config/schema.js';
  * none throws for a plain "not yet" (a refused connect is `false`).
  */
 
-export class RpcCallError extends Error {
+/** An instance's error reply, or a reply that is not JSON-RPC; `rpcCode` is the reply's error.code, if it had one. */
+export class RpcCallError extends ProxyctlError {
   constructor(
     readonly rpcCode: number | null,
     message: string,
   ) {
-    super(message);
+    super('PXC_ERR_INSTANCE_RPC', message);
     this.name = 'RpcCallError';
   }
 }
@@ -75,23 +77,9 @@ export class InstanceClient {
   }
 }
 
-function tcpProbe(host: string, port: number, timeoutMs: number): Promise<true | string> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(`connect timed out after ${timeoutMs} ms`);
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      resolve(describeError(err));
-    });
-  });
+async function tcpProbe(host: string, port: number, timeoutMs: number): Promise<true | string> {
+  const r = await probeTcp(host, port, timeoutMs);
+  return r.ok ? true : r.timedOut ? `connect timed out after ${timeoutMs} ms` : describeError(r.error);
 }
 
 function hostForUrl(host: string): string {

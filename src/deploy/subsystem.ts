@@ -1,4 +1,4 @@
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
 import type { AppTargets } from '../forward/api.js';
@@ -40,7 +40,6 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     this.#placeholders = { proxyctl: proxyctlBin(), node: process.execPath, state_dir: ctx.stateDir };
     this.#ledger = new InstanceLedger(ctx.state.db);
     this.#history = new ServiceHistory(ctx.state.db);
-    ctx.registry.add(...deployCommands(this));
   }
 
   async start(): Promise<void> {
@@ -133,6 +132,8 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
   }
 }
 
-export function createDeploy(ctx: SubsystemContext, targets: AppTargets): DeploySubsystem {
-  return new DeploySubsystem(ctx, targets);
+/** The services, filling their apps' targets through forward's AppTargets. */
+export function createDeploy(ctx: SubsystemContext, deps: { targets: AppTargets }) {
+  const deploy = new DeploySubsystem(ctx, deps.targets);
+  return { subsystem: deploy, commands: deployCommands(deploy), api: undefined } satisfies SubsystemParts<DeploySubsystem>;
 }

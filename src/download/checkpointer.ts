@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { SqliteDatabase } from '../state/state-db.js';
@@ -41,8 +40,7 @@ export class Checkpointer {
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     this.#fallbackPages = Math.ceil(thresholdBytes / pageSize);
     try {
-      const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-      this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path } });
+      this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { path } });
       this.#worker.unref();
       this.#worker.on('message', (m: { ready?: boolean; error?: string }) => {
         if (m.ready) {
@@ -113,23 +111,3 @@ export class Checkpointer {
 
 /** Background checkpoints per checkpoint of the remainder on this thread (which lets the WAL restart). */
 const RESTART_EVERY = 4;
-
-/** The worker: its own connection; PASSIVE passes until fewer than 64 pages are left behind (at most 4). */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.sqlite);
-const db = new Database(workerData.path);
-db.pragma('busy_timeout = 5000');
-parentPort.postMessage({ ready: true });
-parentPort.on('message', () => {
-  try {
-    for (let i = 0; i < 4; i++) {
-      const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
-      if (r.busy || r.log - r.checkpointed < 64) break;
-    }
-    parentPort.postMessage({});
-  } catch (err) {
-    parentPort.postMessage({ error: String(err && err.message || err) });
-  }
-});
-`;

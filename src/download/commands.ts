@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseBytes } from '../config/units.js';
 import { ProxyctlError } from '../errors.js';
-import { defineCommand, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import type { JobView } from './job.js';
 import type { AddRequest, DownloadManager } from './queue.js';
 import { parseHeader } from './request-headers.js';
@@ -167,7 +167,8 @@ export interface AddResult {
   jobs: Array<{ id: number; existing: boolean }>;
 }
 
-export function downloadCommands(manager: DownloadManager) {
+/** `manager`: the queue, once the subsystem has started (the commands are registered before). */
+export function downloadCommands(manager: () => DownloadManager) {
   const none = z.object({}).strict();
   return [
     defineCommand({
@@ -178,7 +179,7 @@ export function downloadCommands(manager: DownloadManager) {
       params: addParams,
       fromTalk: addFromTalk,
       handler: (p): AddResult => {
-        const jobs = manager.add('jobs' in p ? p.jobs.map(toRequest) : [toRequest(p)]);
+        const jobs = manager().add('jobs' in p ? p.jobs.map(toRequest) : [toRequest(p)]);
         return { id: jobs[0]!.id, existing: jobs[0]!.existing, jobs };
       },
       renderText: (r) => r.jobs.map((j) => j.id).join('\n'),
@@ -188,7 +189,7 @@ export function downloadCommands(manager: DownloadManager) {
       talk: 'download list',
       summary: 'every download job: id index state % bytes/total speed proxy url',
       params: none,
-      handler: (): JobView[] => manager.list(),
+      handler: (): JobView[] => manager().list(),
       renderText: (jobs) => (jobs.length === 0 ? 'no download jobs' : jobs.map(jobLine).join('\n')),
     }),
     defineCommand({
@@ -198,7 +199,7 @@ export function downloadCommands(manager: DownloadManager) {
       summary: 'one job in full, with the bytes and errors of each of its sources',
       params: z.object({ id }).strict(),
       positional: ['id'],
-      handler: (p): JobView => manager.info(p.id),
+      handler: (p): JobView => manager().info(p.id),
     }),
     defineCommand({
       method: 'download.pause',
@@ -207,7 +208,7 @@ export function downloadCommands(manager: DownloadManager) {
       summary: 'pause a job (or all queued and active jobs) within a second; parts are kept',
       params: target,
       fromTalk: (args) => targetFromTalk(args, 'pause'),
-      handler: (p): { jobs: number[] } => ({ jobs: manager.pause(p.all ? 'all' : p.id!) }),
+      handler: (p): { jobs: number[] } => ({ jobs: manager().pause(p.all ? 'all' : p.id!) }),
       renderText: () => 'OK',
     }),
     defineCommand({
@@ -217,7 +218,7 @@ export function downloadCommands(manager: DownloadManager) {
       summary: 'queue a paused job (or all) again; it continues with Range requests',
       params: target,
       fromTalk: (args) => targetFromTalk(args, 'resume'),
-      handler: (p): { jobs: number[] } => ({ jobs: manager.resume(p.all ? 'all' : p.id!) }),
+      handler: (p): { jobs: number[] } => ({ jobs: manager().resume(p.all ? 'all' : p.id!) }),
       renderText: () => 'OK',
     }),
     defineCommand({
@@ -228,8 +229,8 @@ export function downloadCommands(manager: DownloadManager) {
       params: z.object({ id }).strict(),
       positional: ['id'],
       handler: (p): JobView => {
-        manager.cancel(p.id);
-        return manager.info(p.id);
+        manager().cancel(p.id);
+        return manager().info(p.id);
       },
       renderText: () => 'OK',
     }),
@@ -241,8 +242,8 @@ export function downloadCommands(manager: DownloadManager) {
       params: z.object({ id }).strict(),
       positional: ['id'],
       handler: (p): JobView => {
-        manager.retry(p.id);
-        return manager.info(p.id);
+        manager().retry(p.id);
+        return manager().info(p.id);
       },
       renderText: () => 'OK',
     }),
@@ -257,10 +258,8 @@ export function downloadCommands(manager: DownloadManager) {
         if (args.length === 0) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', 'download purge: give job ids or finished');
         return { ids: [...args] };
       },
-      handler: async (p): Promise<{ jobs: number[] }> => ({ jobs: await manager.purge(p.finished ? 'finished' : p.ids!) }),
+      handler: async (p): Promise<{ jobs: number[] }> => ({ jobs: await manager().purge(p.finished ? 'finished' : p.ids!) }),
       renderText: (r) => (r.jobs.length === 0 ? 'nothing to purge' : `purged: ${r.jobs.join(' ')}`),
     }),
   ] as const;
 }
-
-export type DownloadMethods = MethodMap<ReturnType<typeof downloadCommands>>;

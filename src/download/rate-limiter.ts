@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 /**
  * A byte-rate limiter on a virtual clock: each `take(n)` books n bytes after the
  * bytes already booked and waits until their slot, allowing a short burst. The
@@ -37,18 +38,11 @@ export class RateLimiter {
   }
 }
 
-/** setTimeout as a promise that rejects when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** node:timers/promises' setTimeout, rejecting with the signal's own reason (a pause or a cancel) rather than a generic AbortError. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : undefined);
+  } catch (err) {
+    throw signal?.aborted ? (signal.reason as Error) : err;
+  }
 }

@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
 import { openDatabase, type SqliteDatabase } from '../state/state-db.js';
 import type { ProxyRouter } from '../upstream/api.js';
 import { downloadCommands } from './commands.js';
@@ -83,7 +83,7 @@ export interface DownloadsHooks {
 }
 
 /** The download queue subsystem. Every request goes through `router` (the upstream proxy list). */
-export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, hooks: DownloadsHooks = {}): Subsystem {
+export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, hooks: DownloadsHooks = {}) {
   let paths = downloadPaths(ctx.config, ctx.stateDir);
   const logger = ctx.logger.child({ subsystem: 'downloads' });
   let db: SqliteDatabase | undefined;
@@ -91,7 +91,7 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, hook
   let sqliteStore: SqliteStore | undefined;
   const hashers: HashWorker[] = [];
   const settings = (config: Config): QueueSettings => ({ config: config.downloads, dir: paths.dir, dbDir: dirname(paths.dbPath), caFile: paths.caFile });
-  return {
+  const subsystem: Subsystem = {
     name: 'downloads',
     async start() {
       const d = openDownloadsDb(paths.dbPath, ctx.config.downloads.part_size, logger);
@@ -118,7 +118,6 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, hook
         ...(hooks.sleep ? { sleep: hooks.sleep } : {}),
       });
       onBadPart = manager.onBadPart;
-      ctx.registry.add(...downloadCommands(manager));
       manager.start();
     },
     async reload(config) {
@@ -134,4 +133,10 @@ export function createDownloads(ctx: SubsystemContext, router: ProxyRouter, hook
       if (db?.open) db.close();
     },
   };
+  // The queue opens its database in start(); the agent answers no command before every subsystem has started.
+  const started = (): DownloadManager => {
+    if (!manager) throw new Error('the download queue has not started');
+    return manager;
+  };
+  return { subsystem, commands: downloadCommands(started), api: undefined } satisfies SubsystemParts;
 }

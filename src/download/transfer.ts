@@ -38,8 +38,13 @@ import { checkSpace, type SpaceNeed } from './space.js';
 
 export type StopReason = 'pause' | 'cancel' | 'close';
 
-/** The job fails with this message (no retry can help). */
-export class JobFailure extends Error {}
+/** The job fails with this message (no retry can help): no source left, a size or checksum mismatch, … */
+export class JobFailure extends ProxyctlError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PXC_ERR_DOWNLOAD_FAILED', message, options);
+    this.name = 'JobFailure';
+  }
+}
 
 export interface TransferMetrics {
   bytes(n: number): void;

@@ -1,6 +1,5 @@
 import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
 import type { ClusterConfig } from '../config/schema.js';
-import type { CommandRegistry } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
 import { fleetCommands, type FleetControl } from './commands.js';
 import type { FleetSnapshot } from './documents.js';
@@ -73,17 +72,21 @@ export interface FleetContext extends SubsystemContext {
   readonly host: FleetHost;
 }
 
+/** The fleet commands, answered by a fleet node or by an agent without one alike. */
+export type FleetCommands = ReturnType<typeof fleetCommands>;
+
 /** Joins the fleet: loads the etcd client and the fleet's parts (connecting starts with `start()`). */
-export async function startFleet(ctx: FleetContext): Promise<FleetNode> {
+export async function startFleet(ctx: FleetContext): Promise<{ subsystem: FleetNode; commands: FleetCommands }> {
   const { Fleet } = await import('./subsystem.js');
-  return new Fleet(ctx);
+  const fleet = new Fleet(ctx);
+  return { subsystem: fleet, commands: fleetCommands(fleet) };
 }
 
 /** An agent without `cluster` answers the fleet commands with PXC_ERR_NOT_IN_FLEET. */
-export function registerNoFleet(registry: CommandRegistry): void {
+export function noFleet(): { commands: FleetCommands } {
   const no = (): never => {
     throw new ProxyctlError('PXC_ERR_NOT_IN_FLEET', 'this agent is not in a fleet: its config has no cluster key (see proxyctl.conf(5), cluster)');
   };
   const control: FleetControl = { status: no, get: no, push: no, diff: no, setProxy: no, deploy: no, rollout: no, events: no };
-  registry.add(...fleetCommands(control));
+  return { commands: fleetCommands(control) };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
 import { renderChanges, type FleetChange, type FleetMeta, type FleetProxyDoc } from './documents.js';
 import type { FleetEvent } from './event-log.js';
@@ -229,5 +229,3 @@ export function fleetCommands(fleet: FleetControl) {
     }),
   ] as const;
 }
-
-export type FleetMethods = MethodMap<ReturnType<typeof fleetCommands>>;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lease, Namespace, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { EtcdConnection } from './connection.js';
@@ -118,7 +119,7 @@ export class DeployRequests {
           this.#o.log.error({ rollout: status.rollout }, `fleet: could not report deploy ${status.state} to etcd: ${(err as Error).message}`);
           return;
         }
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { EtcdLockFailedError, type Lock, type Namespace } from 'etcd3';
 import type { Logger } from 'pino';
@@ -159,7 +160,7 @@ export class RolloutCoordinator {
     const deadline = Date.now() + opts.nodeTimeoutMs;
     let lastAnswer = Date.now();
     while (batch.some((n) => n.state === 'requested' || n.state === 'deploying')) {
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
       if (this.#closing) throw new Error(`coordinator ${this.#o.node} stopped during the deploy`);
       let statuses: Map<string, DeployStatus>;
       let present: Set<string>;

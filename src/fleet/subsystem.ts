@@ -7,7 +7,7 @@ import { ProxyctlError } from '../errors.js';
 import type { Counter } from '../stats/registry.js';
 import { packageVersion } from '../version.js';
 import type { FleetAgentInfo, FleetContext, FleetHost, FleetNode } from './api.js';
-import { fleetCommands, type FleetControl, type FleetDiffResult, type FleetEventsResult, type FleetGetResult, type FleetPushResult, type FleetStatus } from './commands.js';
+import type { FleetControl, FleetDiffResult, FleetEventsResult, FleetGetResult, FleetPushResult, FleetStatus } from './commands.js';
 import { ConfigSync } from './config-sync.js';
 import { EtcdConnection } from './connection.js';
 import { DeployRequests } from './deploy-requests.js';
@@ -90,7 +90,6 @@ export class Fleet implements FleetNode, FleetControl {
     scope.gauge('connected', '1 while etcd answers, 0 while the agent serves its last applied fleet config without it', () => (this.#conn.connected ? 1 : 0));
     scope.gauge('config_revision', 'fleet config revision this node runs', () => this.#sync.applied?.revision ?? 0);
     this.#recordWrites = scope.counter('record_writes', 'node record writes to etcd (every lease_ttl/2 s, and on changes)');
-    ctx.registry.add(...fleetCommands(this));
   }
 
   // ---- FleetNode (the agent's side) -------------------------------------------

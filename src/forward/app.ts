@@ -6,7 +6,7 @@ import { parseHostPort } from '../config/schema.js';
 import { NO_EVENTS, type EventPublisher } from '../control/events.js';
 import type { StatsScope } from '../stats/registry.js';
 import { APP, type ConnectionInfo, type CounterView, type Engine, type EngineApp, type EngineAppOptions, type EngineKind, type EngineTarget } from './engine/types.js';
-import { HealthChecker } from './health.js';
+import { TargetHealthChecker } from './health.js';
 import { Target, type CheckResult, type Health, type TargetInfo } from './target.js';
 
 export type FooConfig = Config['foo'];
@@ -93,7 +93,7 @@ export class App {
   #ports: PortInfo[] = [];
   readonly #scope: StatsScope;
   #fooRegistered = false;
-  readonly #health: HealthChecker;
+  readonly #health: TargetHealthChecker;
   readonly #logger: Logger;
   readonly #events: EventPublisher;
   #retired = false;
@@ -132,7 +132,7 @@ export class App {
     scope.gauge('targets_unknown', 'targets without a check result yet (they take traffic)', count('unknown'));
     scope.gauge('targets_total', 'targets of the app', () => this.#targetList.length);
     if (config.protocol === 'foo') this.#registerFoo();
-    this.#health = new HealthChecker(config.health, (t, r) => this.#checked(t, r));
+    this.#health = new TargetHealthChecker(config.health, (t, r) => this.#checked(t, r));
     this.#setStaticTargets(targets);
     this.#publish();
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { rendezvousOrder, rendezvousWeight } from '../net/rendezvous.js';
 
 /**
  * Load-balancing order of an app's usable targets for one new connection. The
@@ -112,7 +112,7 @@ export function balanceOrder<T extends Balanceable>(mode: BalanceMode, table: Ba
       return rotation(n, start % n).sort((a, b) => load[a]! * weights[b]! - load[b]! * weights[a]!);
     }
     case 'sharding': {
-      const h = targets.map((t) => keyHash(key, t.address));
+      const h = targets.map((t) => rendezvousWeight(key, t.address));
       if (table.uniform) return rotation(n, 0).sort((a, b) => (h[b]! > h[a]! ? 1 : h[b]! < h[a]! ? -1 : 0));
       const score = h.map((x, i) => weightedScore(x, weights[i]!));
       return rotation(n, 0).sort((a, b) => score[b]! - score[a]!);
@@ -154,20 +154,9 @@ function rotation(n: number, start: number): number[] {
   return out;
 }
 
-/**
- * Rendezvous (highest-random-weight) hashing: every target scores
- * hash(key, target) and the highest wins, so a key always lands on the same
- * target while it is usable, and removing a target moves only its keys.
- */
+/** Targets by rendezvous weight for `key`, highest first (src/net/rendezvous.ts). */
 export function rendezvous<T extends { readonly address: string }>(targets: readonly T[], key: string): T[] {
-  const scored = targets.map((t) => ({ t, w: keyHash(key, t.address) }));
-  scored.sort((a, b) => (b.w > a.w ? 1 : b.w < a.w ? -1 : 0));
-  return scored.map((s) => s.t);
-}
-
-/** The first 8 bytes (big endian) of sha1(key "\0" address), as native/balance.h's rendezvous_weight. */
-function keyHash(key: string, address: string): bigint {
-  return createHash('sha1').update(key).update('\0').update(address).digest().readBigUInt64BE(0);
+  return rendezvousOrder(key, targets.map((t) => t.address)).map((i) => targets[i]!);
 }
 
 /** The part of a client address that identifies the client for sharding: its IP, not its ephemeral port. */

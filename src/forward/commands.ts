@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { defineCommand, type CommandRegistry, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
-import { renderAppInfo, renderAppList, renderAppReset, renderSessions, renderStatsCsv, renderStatsTable } from '../ui/render/app.js';
-import { renderTargetChange } from '../ui/render/target.js';
 import type { AppInfo } from './app.js';
 import type { ConnectionInfo } from './engine/types.js';
-import type { StatRow } from './stat-rows.js';
+import { statRowsCsv, type StatRow } from './stat-rows.js';
 import type { AdminState, TargetInfo } from './target.js';
 
 /**
@@ -118,11 +116,10 @@ function adminCommand<const M extends string>(method: M, verb: 'drain' | 'enable
     params: z.object({ app: appParam, target: targetParam }).strict(),
     positional: ['app', 'target'],
     handler: ({ app, target }): TargetChange => fwd.setTargetState(app, target, state),
-    renderText: renderTargetChange,
   });
 }
 
-function forwardCommands(fwd: ForwardControl) {
+export function forwardCommands(fwd: ForwardControl) {
   return [
     defineCommand({
       method: 'app.list',
@@ -130,7 +127,6 @@ function forwardCommands(fwd: ForwardControl) {
       summary: 'apps with protocol, ports, targets up/total, active connections and request rate',
       params: z.object({}).strict(),
       handler: (): AppSummary[] => fwd.list().map(summary),
-      renderText: renderAppList,
     }),
     defineCommand({
       method: 'app.info',
@@ -140,7 +136,6 @@ function forwardCommands(fwd: ForwardControl) {
       params: z.object({ name: appParam }).strict(),
       positional: ['name'],
       handler: ({ name }): AppInfo => fwd.app(name).info(),
-      renderText: (a) => renderAppInfo(a),
     }),
     defineCommand({
       method: 'app.sessions',
@@ -153,7 +148,6 @@ function forwardCommands(fwd: ForwardControl) {
         return { name: words[0] ?? '', ...(options.limit === undefined ? {} : { limit: options.limit }) };
       },
       handler: ({ name, limit }): Promise<AppSessions> => fwd.sessions(name, limit),
-      renderText: (r) => renderSessions(r),
     }),
     defineCommand({
       method: 'app.stats',
@@ -168,9 +162,8 @@ function forwardCommands(fwd: ForwardControl) {
       },
       handler: ({ name, csv }): AppStats => {
         const s = fwd.stats(name);
-        return csv ? { ...s, csv: renderStatsCsv(s.rows) } : s;
+        return csv ? { ...s, csv: statRowsCsv(s.rows) } : s;
       },
-      renderText: (s) => s.csv?.trimEnd() ?? renderStatsTable(s.rows),
     }),
     defineCommand({
       method: 'app.reset',
@@ -180,7 +173,6 @@ function forwardCommands(fwd: ForwardControl) {
       params: z.object({ name: appParam }).strict(),
       positional: ['name'],
       handler: ({ name }): AppReset => fwd.resetApp(name),
-      renderText: renderAppReset,
     }),
     defineCommand({
       method: 'target.add',
@@ -194,7 +186,6 @@ function forwardCommands(fwd: ForwardControl) {
         return { app: words[0]!, target: words[1]!, ...(options.weight === undefined ? {} : { weight: options.weight }) };
       },
       handler: ({ app, target, weight }): TargetChange => fwd.addRuntimeTarget(app, target, weight),
-      renderText: renderTargetChange,
     }),
     defineCommand({
       method: 'target.remove',
@@ -204,7 +195,6 @@ function forwardCommands(fwd: ForwardControl) {
       params: z.object({ app: appParam, target: targetParam }).strict(),
       positional: ['app', 'target'],
       handler: ({ app, target }): TargetChange => fwd.removeRuntimeTarget(app, target),
-      renderText: renderTargetChange,
     }),
     defineCommand({
       method: 'target.weight',
@@ -214,16 +204,9 @@ function forwardCommands(fwd: ForwardControl) {
       params: z.object({ app: appParam, target: targetParam, weight: weightParam }).strict(),
       positional: ['app', 'target', 'weight'],
       handler: ({ app, target, weight }): TargetChange => fwd.setTargetWeight(app, target, weight),
-      renderText: renderTargetChange,
     }),
     adminCommand('target.drain', 'drain', 'draining', 'stop new connections to a target; open ones continue', fwd),
     adminCommand('target.enable', 'enable', 'enabled', 'let a drained or disabled target take new connections again', fwd),
     adminCommand('target.disable', 'disable', 'disabled', 'stop new connections and health checks of a target; open ones continue', fwd),
   ] as const;
 }
-
-export function registerForwardCommands(registry: CommandRegistry, fwd: ForwardControl): void {
-  registry.add(...forwardCommands(fwd));
-}
-
-export type ForwardMethods = MethodMap<ReturnType<typeof forwardCommands>>;

@@ -1,7 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
+import type { AnyCommand } from '../control/registry.js';
 import type { AppConfig, Config } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
 import type { EventPublisher } from '../control/events.js';
@@ -9,7 +10,7 @@ import { ProxyctlError } from '../errors.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { AppTargets } from './api.js';
 import { App, normalise, type AdminState, type AppInfo, type PortInfo } from './app.js';
-import { registerForwardCommands, type AppReset, type AppSessions, type AppStats, type TargetChange } from './commands.js';
+import { forwardCommands, type AppReset, type AppSessions, type AppStats, type TargetChange } from './commands.js';
 import { createEngine, raiseFdLimit } from './engine/index.js';
 import { ListenError, type Engine, type EngineListener } from './engine/types.js';
 import { effectiveTargets, RuntimeTargets } from './runtime-targets.js';
@@ -70,12 +71,6 @@ export class Forward implements Subsystem, AppTargets {
     const s = ctx.stats.scope('forward');
     s.text('engine', 'data plane of the app proxies: native or node', () => this.#engine.kind);
     s.gauge('threads', 'event-loop threads relaying app connections', () => this.#engine.threads);
-    registerForwardCommands(ctx.registry, this);
-  }
-
-  /** The API handed to services (src/deploy). */
-  get targets(): AppTargets {
-    return this;
   }
 
   /** The data plane, as `agent status` shows it. */
@@ -381,6 +376,8 @@ function checkAddress(address: string): string {
   return normalise(address);
 }
 
-export function createForward(ctx: SubsystemContext): Forward {
-  return new Forward(ctx);
+/** The app proxies; their API is AppTargets, through which services fill an app's targets. */
+export function createForward(ctx: SubsystemContext) {
+  const fwd = new Forward(ctx);
+  return { subsystem: fwd, commands: forwardCommands(fwd), api: fwd as AppTargets } satisfies SubsystemParts<Forward, readonly AnyCommand[], AppTargets>;
 }

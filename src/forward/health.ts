@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { probeTcp } from '../net/tcp-probe.js';
 import type { CheckResult, Target } from './target.js';
 
 export interface HealthSettings {
@@ -17,7 +17,7 @@ export type CheckListener = (target: Target, result: CheckResult) => void;
  * next check is scheduled only when its previous one finished, so checks
  * never overlap. Disabled targets are not checked.
  */
-export class HealthChecker {
+export class TargetHealthChecker {
   #settings: HealthSettings;
   readonly #onResult: CheckListener;
   readonly #timers = new Map<Target, NodeJS.Timeout>();
@@ -63,19 +63,11 @@ export class HealthChecker {
       return;
     }
     const { timeout } = this.#settings;
-    const started = performance.now();
-    const sock = connect({ host: target.host, port: target.port });
-    let done = false;
-    const finish = (error: string | null, timedOut = false) => {
-      if (done) return;
-      done = true;
-      sock.destroy();
+    void probeTcp(target.host, target.port, timeout * 1000).then((r) => {
       if (!this.#timers.has(target)) return; // removed while the check ran
-      this.#onResult(target, { ok: error === null, timedOut, error, durationMs: Math.round(performance.now() - started) });
+      const error = r.ok ? null : r.timedOut ? `health check timed out after ${timeout} s` : `health check: ${r.error?.code ?? r.error?.message}`;
+      this.#onResult(target, { ok: r.ok, timedOut: r.timedOut, error, durationMs: r.durationMs });
       this.#schedule(target);
-    };
-    sock.setTimeout(timeout * 1000, () => finish(`health check timed out after ${timeout} s`, true));
-    sock.once('connect', () => finish(null));
-    sock.once('error', (e: NodeJS.ErrnoException) => finish(`health check: ${e.code ?? e.message}`));
+    });
   }
 }

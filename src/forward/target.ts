@@ -94,7 +94,8 @@ export class Target {
     s.counter('bytes_out', 'bytes from this target to clients', read(TARGET.bytes_out));
     s.counter('connect_failures', 'failed or timed-out connects to this target', read(TARGET.connect_failures));
     this.checkFailures = s.counter('check_failures', 'failed active health checks');
-    s.gauge('up', '1 when the target passed its last health check (0 when down, and while unknown: never checked yet)', () => (this.health === 'up' ? 1 : 0));
+    // Not `up`: under the app scope that would be proxyctl_apps_targets_up, the app's own count of up targets.
+    s.gauge('healthy', '1 when the target passed its last health check (0 when down, and while unknown: never checked yet)', () => (this.health === 'up' ? 1 : 0));
     s.gauge('weight', 'share of new connections relative to the other targets (0 takes none)', () => this.weight);
     s.text('state', 'enabled, draining or disabled', () => this.state);
     s.text('health', 'up, down or unknown (no check result yet)', () => this.health);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { Counter as PromCounter, Gauge as PromGauge, Registry } from 'prom-client';
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import { Registry, type Metric } from 'prom-client';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
 import { parseHostPort } from '../config/schema.js';
 import type { StatsRegistry } from './registry.js';
 
@@ -13,15 +13,43 @@ import type { StatsRegistry } from './registry.js';
  *
  *   stats.scope('apps', { app: 'echo' }).counter('msg_req')  →  proxyctl_apps_msg_req{app="echo"}
  *
- * Text stats are JSON-only. The registry is rebuilt on each scrape from the
- * live stats, so apps added or removed by a reload appear and vanish.
+ * Text stats are JSON-only. One prom-client Registry for the agent's life: a
+ * family is registered the first time a scrape meets its name, and is a
+ * collector (prom-client's `get()`) that reports the values read from the live
+ * stats at that scrape, counters as they are (never re-incremented from 0).
+ * Apps added by a reload bring their series; a family left with no series (its
+ * app removed) is unregistered.
+ *
+ * A family has one set of label names: a sample of the same name with other
+ * labels would be another meaning under one name (and `sum()` would count it
+ * twice), so it is left out, never padded with empty labels. Stats are named so
+ * that this does not happen (test/integration/forward/prometheus.test.ts).
  */
 
-interface Family {
-  kind: 'counter' | 'gauge';
-  help: string;
-  labelNames: Set<string>;
-  samples: { labels: Record<string, string>; value: number }[];
+type Labels = Record<string, string>;
+
+/** One metric family over the stats: prom-client's collector interface, its values set by each scrape. */
+class StatsFamily {
+  readonly aggregator = 'sum' as const;
+  readonly labelKey: string;
+  values: { labels: Labels; value: number }[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    labels: Labels,
+  ) {
+    this.labelKey = keyOf(labels);
+  }
+
+  get(): { name: string; help: string; type: 'counter' | 'gauge'; aggregator: 'sum'; values: { labels: Labels; value: number }[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values };
+  }
+}
+
+function keyOf(labels: Labels): string {
+  return Object.keys(labels).sort().join(',');
 }
 
 const NAME_BAD = /[^a-zA-Z0-9_:]/g;
@@ -37,47 +65,59 @@ function labelName(name: string): string {
   return /^[a-zA-Z_]/.test(l) ? l : `_${l}`;
 }
 
-/** The stats as one prom-client Registry (built fresh: call per scrape). */
-export function toPromRegistry(stats: StatsRegistry): Registry {
-  const families = new Map<string, Family>();
-  const add = (name: string, kind: Family['kind'], help: string, labels: Record<string, string>, value: number) => {
-    if (!Number.isFinite(value)) return;
-    let f = families.get(name);
-    if (!f) families.set(name, (f = { kind, help: help || name, labelNames: new Set(), samples: [] }));
-    else if (f.kind !== kind) return; // a clash of names across kinds: first one wins
-    for (const k of Object.keys(labels)) f.labelNames.add(k);
-    f.samples.push({ labels, value });
-  };
-  for (const m of stats.metrics()) {
-    if (m.kind === 'text') continue;
-    const labels: Record<string, string> = {};
-    for (const seg of m.scope) for (const [k, v] of Object.entries(seg.labels)) labels[labelName(k)] = v;
-    const base = [...m.scope.map((s) => s.name), m.name];
-    try {
-      if (m.kind === 'counter') add(metricName(base), 'counter', m.help, labels, m.read());
-      else if (m.kind === 'gauge') add(metricName(base), 'gauge', m.help, labels, m.read());
-      else {
-        const prefix = base.slice(0, -1);
-        add(metricName([...prefix, `${m.name}_1s`]), 'gauge', `${m.help} (1 s moving window)`, labels, m.rate1s());
-        add(metricName([...prefix, `${m.name}_10s`]), 'gauge', `${m.help} (10 s moving window)`, labels, m.rate10s());
+/** The stats as Prometheus text, over one Registry whose families are registered once. */
+export class StatsExporter {
+  readonly registry = new Registry();
+  readonly #stats: StatsRegistry;
+  readonly #families = new Map<string, StatsFamily>();
+
+  constructor(stats: StatsRegistry) {
+    this.#stats = stats;
+  }
+
+  /** One scrape: reads every stat once, then prom-client writes the text. */
+  async metrics(): Promise<string> {
+    this.#collect();
+    return await this.registry.metrics();
+  }
+
+  #collect(): void {
+    for (const f of this.#families.values()) f.values = [];
+    for (const m of this.#stats.metrics()) {
+      if (m.kind === 'text') continue;
+      const labels: Labels = {};
+      for (const seg of m.scope) for (const [k, v] of Object.entries(seg.labels)) labels[labelName(k)] = v;
+      const base = [...m.scope.map((s) => s.name), m.name];
+      try {
+        if (m.kind === 'counter') this.#add(metricName(base), 'counter', m.help, labels, m.read());
+        else if (m.kind === 'gauge') this.#add(metricName(base), 'gauge', m.help, labels, m.read());
+        else {
+          const prefix = base.slice(0, -1);
+          this.#add(metricName([...prefix, `${m.name}_1s`]), 'gauge', `${m.help} (1 s moving window)`, labels, m.rate1s());
+          this.#add(metricName([...prefix, `${m.name}_10s`]), 'gauge', `${m.help} (10 s moving window)`, labels, m.rate10s());
+        }
+      } catch {
+        // A gauge whose collector throws is left out of this scrape, never the whole scrape.
       }
-    } catch {
-      // A gauge whose collector throws is left out of this scrape, never the whole scrape.
+    }
+    for (const [name, f] of this.#families) {
+      if (f.values.length > 0) continue;
+      this.registry.removeSingleMetric(name);
+      this.#families.delete(name);
     }
   }
-  const registry = new Registry();
-  for (const [name, f] of families) {
-    const labelNames = [...f.labelNames];
-    const fill = (labels: Record<string, string>) => Object.fromEntries(labelNames.map((l) => [l, labels[l] ?? '']));
-    if (f.kind === 'counter') {
-      const c = new PromCounter({ name, help: f.help, labelNames, registers: [registry] });
-      for (const s of f.samples) c.inc(fill(s.labels), s.value);
-    } else {
-      const g = new PromGauge({ name, help: f.help, labelNames, registers: [registry] });
-      for (const s of f.samples) g.set(fill(s.labels), s.value);
-    }
+
+  #add(name: string, type: 'counter' | 'gauge', help: string, labels: Labels, value: number): void {
+    if (!Number.isFinite(value)) return;
+    let f = this.#families.get(name);
+    if (!f) {
+      f = new StatsFamily(name, help || name, type, labels);
+      this.#families.set(name, f);
+      // prom-client's Registry takes any object with name, help, type, aggregator and get().
+      this.registry.registerMetric(f as unknown as Metric);
+    } else if (f.type !== type || f.labelKey !== keyOf(labels)) return; // another meaning under this name: see above
+    f.values.push({ labels, value });
   }
-  return registry;
 }
 
 /**
@@ -87,15 +127,15 @@ export function toPromRegistry(stats: StatsRegistry): Registry {
  */
 export class MetricsServer implements Subsystem {
   readonly name = 'metrics';
-  readonly #stats: StatsRegistry;
   readonly #logger: Logger;
   #listen: string | null;
   #server: Server | undefined;
   #error: string | null = null;
   readonly #startedAt = Date.now();
+  readonly #exporter: StatsExporter;
 
   constructor(ctx: SubsystemContext) {
-    this.#stats = ctx.stats;
+    this.#exporter = new StatsExporter(ctx.stats);
     this.#logger = ctx.logger.child({ sub: 'metrics' });
     this.#listen = ctx.config.metrics.listen;
     ctx.stats.scope('metrics').text('listen_error', 'why metrics.listen could not be served', () => this.#error);
@@ -153,9 +193,8 @@ export class MetricsServer implements Subsystem {
     }
     if (path === '/metrics') {
       try {
-        const registry = toPromRegistry(this.#stats);
-        const body = await registry.metrics();
-        res.writeHead(200, { 'content-type': registry.contentType }).end(body);
+        const body = await this.#exporter.metrics();
+        res.writeHead(200, { 'content-type': this.#exporter.registry.contentType }).end(body);
       } catch (err) {
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`);
       }
@@ -167,6 +206,7 @@ export class MetricsServer implements Subsystem {
   }
 }
 
-export function createMetrics(ctx: SubsystemContext): MetricsServer {
-  return new MetricsServer(ctx);
+/** The Prometheus listener (metrics.listen); no control commands: `stats` is the agent's own. */
+export function createMetrics(ctx: SubsystemContext) {
+  return { subsystem: new MetricsServer(ctx), commands: [] as const, api: undefined } satisfies SubsystemParts;
 }

@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { defineCommand, type MethodMap } from '../control/registry.js';
+import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
-import { renderTable } from '../ui/table.js';
-import { proxyInfoLines, renderTimeoutInfo } from './render.js';
 
 /**
  * The `proxy *` control commands (talk and JSON-RPC), after cvmfs_talk:
@@ -116,26 +114,6 @@ export interface UpstreamControl {
   setPolicy(name: string): Promise<void>;
 }
 
-export function renderProxyInfo(info: ProxyInfo): string {
-  return proxyInfoLines(info).join('\n');
-}
-
-export function renderHealth(rows: readonly HealthRow[]): string {
-  const now = Date.now();
-  return renderTable(
-    ['PROXY', 'GROUP', 'STATE', 'LAST CHECK', 'LATENCY MS', 'FAILURES', 'SLOW'],
-    rows.map((r) => [
-      r.proxy,
-      r.active ? `${r.group}*` : String(r.group),
-      r.state,
-      r.last_check === null ? '-' : `${Math.max(0, Math.round((now - Date.parse(r.last_check)) / 1000))}s ago`,
-      r.latency_ms ?? '-',
-      r.failures,
-      r.slow,
-    ]),
-  );
-}
-
 const spec = (what: string) =>
   z.object({ spec: z.string({ required_error: `${what} is required` }).describe(`proxy string: ";" separates groups, "|" members, DIRECT = no proxy`) }).strict();
 
@@ -159,7 +137,6 @@ export function upstreamCommands(up: UpstreamControl) {
       summary: 'load-balance groups, the active proxy, revision and policy',
       params: none,
       handler: (): Promise<ProxyInfo> => up.info(),
-      renderText: renderProxyInfo,
     }),
     defineCommand({
       method: 'proxy.set',
@@ -233,7 +210,6 @@ export function upstreamCommands(up: UpstreamControl) {
       summary: 'per proxy: group, state, last check, latency, failures, slow transfers',
       params: none,
       handler: (): HealthRow[] => up.health(),
-      renderText: renderHealth,
     }),
     defineCommand({
       method: 'timeout.info',
@@ -241,7 +217,6 @@ export function upstreamCommands(up: UpstreamControl) {
       summary: 'connect/response timeouts through a proxy and without one (seconds)',
       params: none,
       handler: (): TimeoutInfo => up.timeoutInfo(),
-      renderText: renderTimeoutInfo,
     }),
     defineCommand({
       method: 'timeout.set',
@@ -264,7 +239,6 @@ export function upstreamCommands(up: UpstreamControl) {
         return { proxy_s: proxy!, direct_s: direct! };
       },
       handler: ({ proxy_s, direct_s }): TimeoutInfo => up.setTimeouts(proxy_s, direct_s),
-      renderText: renderTimeoutInfo,
     }),
     defineCommand({
       method: 'proxy.reset_errors',
@@ -276,5 +250,3 @@ export function upstreamCommands(up: UpstreamControl) {
     }),
   ] as const;
 }
-
-export type UpstreamMethods = MethodMap<ReturnType<typeof upstreamCommands>>;

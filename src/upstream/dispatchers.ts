@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, interceptors, type Dispatcher } from 'undici';
 import { ProxyctlError } from '../errors.js';
-import { DIRECT } from './proxy-spec.js';
+import { DIRECT } from '../config/proxy-spec.js';
 import { guardPausedFinish } from './undici-patch.js';
 
 /**

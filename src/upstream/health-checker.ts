@@ -1,11 +1,11 @@
-import { connect } from 'node:net';
 import { request, type Dispatcher } from 'undici';
+import { probeTcp } from '../net/tcp-probe.js';
 import { classifyFailure, describeError } from './classify.js';
 import type { DispatcherPool } from './dispatchers.js';
 import type { Proxy, ProxyList } from './proxy-list.js';
 
 /**
- * The health checker (cvmfs's HealthChecker thread, here a timer loop): probes
+ * The proxy health checker (cvmfs's HealthChecker thread, here a timer loop): probes
  * the members of the active group — healthy ones every `healthyIntervalMs`,
  * unhealthy ones every `unhealthyIntervalMs` — and switches to the next group
  * with a healthy member when every member of the active group is down. After
@@ -18,7 +18,7 @@ import type { Proxy, ProxyList } from './proxy-list.js';
  * proxy never overlap; DIRECT is never probed (there is nothing to probe).
  */
 
-export interface HealthCheckerOptions {
+export interface ProxyHealthCheckerOptions {
   healthyIntervalMs: number;
   unhealthyIntervalMs: number;
   timeoutMs: number;
@@ -40,9 +40,9 @@ export interface ProbeResult {
 /** Longest sleep between scheduling passes, so list changes are noticed promptly. */
 const MAX_SLEEP_MS = 1000;
 
-export class HealthChecker {
+export class ProxyHealthChecker {
   readonly #list: ProxyList;
-  #opts: HealthCheckerOptions;
+  #opts: ProxyHealthCheckerOptions;
   readonly #log: HealthLogger;
   readonly #pool: DispatcherPool;
   readonly #inFlight = new Map<Proxy, Promise<ProbeResult>>();
@@ -52,14 +52,14 @@ export class HealthChecker {
   #abort = new AbortController();
   probes = 0;
 
-  constructor(list: ProxyList, pool: DispatcherPool, opts: HealthCheckerOptions, log: HealthLogger) {
+  constructor(list: ProxyList, pool: DispatcherPool, opts: ProxyHealthCheckerOptions, log: HealthLogger) {
     this.#list = list;
     this.#pool = pool;
     this.#opts = opts;
     this.#log = log;
   }
 
-  set options(opts: HealthCheckerOptions) {
+  set options(opts: ProxyHealthCheckerOptions) {
     this.#opts = opts;
   }
 
@@ -158,7 +158,7 @@ export class HealthChecker {
   }
 
   #probe(p: Proxy, signal: AbortSignal): Promise<ProbeResult> {
-    return this.#opts.url ? probeUrl(this.#pool.probe(p.address), this.#opts.url, this.#opts.timeoutMs, signal) : probeTcp(p.address, this.#opts.timeoutMs, signal);
+    return this.#opts.url ? probeUrl(this.#pool.probe(p.address), this.#opts.url, this.#opts.timeoutMs, signal) : probeProxyTcp(p.address, this.#opts.timeoutMs, signal);
   }
 }
 
@@ -168,23 +168,10 @@ function hostPort(address: string): { host: string; port: number } {
 }
 
 /** A TCP connection to the proxy: accepted within the timeout = healthy. */
-export function probeTcp(address: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
+export async function probeProxyTcp(address: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   const { host, port } = hostPort(address);
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const onAbort = () => finish('aborted');
-    const finish = (error: string | null) => {
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve({ ok: error === null, latencyMs: Math.round(performance.now() - started), error });
-    };
-    if (signal?.aborted) return finish('aborted');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.setTimeout(timeoutMs, () => finish('ETIMEDOUT'));
-    socket.once('connect', () => finish(null));
-    socket.once('error', (err) => finish(describeError(err)));
-  });
+  const r = await probeTcp(host, port, timeoutMs, signal);
+  return { ok: r.ok, latencyMs: r.durationMs, error: r.ok ? null : r.aborted ? 'aborted' : r.timedOut ? 'ETIMEDOUT' : describeError(r.error) };
 }
 
 /**

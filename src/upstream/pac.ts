@@ -5,7 +5,7 @@ import { QuickJS } from 'quickjs-wasi';
 import { request } from 'undici';
 import { ProxyctlError } from '../errors.js';
 import { describeError } from './classify.js';
-import { DIRECT, parseMember, type GroupSpec } from './proxy-spec.js';
+import { DIRECT, parseMember, type GroupSpec } from '../config/proxy-spec.js';
 
 /**
  * Proxy auto-discovery, as cvmfs's `auto` (CVMFS_PAC_URLS): fetch the first PAC

@@ -1,4 +1,5 @@
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { rendezvousOrder } from '../net/rendezvous.js';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ProxyctlError } from '../errors.js';
@@ -76,21 +77,15 @@ export function defaultPolicy(random?: (max: number) => number): SelectionPolicy
   };
 }
 
-/** Rendezvous weight of (key, member): the first 8 bytes of sha256(key NUL member). */
-export function hrwWeight(key: string, member: string): bigint {
-  return createHash('sha256').update(key).update('\0').update(member).digest().readBigUInt64BE(0);
-}
-
 /**
- * `sharding`: members by highest random weight for the job's key. One key always
+ * `sharding`: members by highest random weight for the job's key (src/net/rendezvous.ts, the app proxies' hash too). One key always
  * prefers the same proxy; removing one of N moves only the keys it owned.
  */
 export function shardingPolicy(): SelectionPolicy {
   return {
     name: 'sharding',
     setPreferredProxy(job) {
-      const weights = job.members.map((m) => hrwWeight(job.key, m.address));
-      job.order = job.members.map((_, i) => i).sort((a, b) => (weights[b]! > weights[a]! ? 1 : weights[b]! < weights[a]! ? -1 : a - b));
+      job.order = rendezvousOrder(job.key, job.members.map((m) => m.address));
       job.index = 0;
     },
     handleFailure(job) {

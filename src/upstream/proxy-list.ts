@@ -1,5 +1,5 @@
 import type { Counter, StatsScope } from '../stats/registry.js';
-import { DIRECT, type MemberAddress, type ParsedProxyList } from './proxy-spec.js';
+import { DIRECT, type MemberAddress, type ParsedProxyList } from '../config/proxy-spec.js';
 
 /**
  * The upstream proxy list after cvmfs's ProxyList / ProxyGroup / Proxy:

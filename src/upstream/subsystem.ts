@@ -1,16 +1,17 @@
 import type { Config, ProxyConfig } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
-import type { Subsystem, SubsystemContext } from '../agent/subsystem.js';
+import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
+import type { AnyCommand } from '../control/registry.js';
 import type { Counter } from '../stats/registry.js';
 import type { ProxyRouter } from './api.js';
 import { AddressCache, type Lookup } from './addresses.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo, type ProxyInfoPac, type ResetErrorsResult, type TimeoutInfo } from './commands.js';
 import { DispatcherPool, type DispatcherTimeouts } from './dispatchers.js';
-import { HealthChecker, type HealthCheckerOptions } from './health-checker.js';
+import { ProxyHealthChecker, type ProxyHealthCheckerOptions } from './health-checker.js';
 import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import { resolvePac, type PacFetch, type PacResolution } from './pac.js';
 import { ProxyList } from './proxy-list.js';
-import { AUTO, buildProxyList, formatProxySpec, parseProxySpec, type ParsedProxyList } from './proxy-spec.js';
+import { AUTO, buildProxyList, formatProxySpec, parseProxySpec, type ParsedProxyList } from '../config/proxy-spec.js';
 import { UpstreamRouter, type RouterSettings } from './router.js';
 
 /**
@@ -52,14 +53,10 @@ export interface UpstreamDeps {
 /** Asked of a PAC file when neither proxy.pac_query_url nor proxy.health_check_url names a URL. */
 const PAC_QUERY_DEFAULT = 'http://example.org/';
 
-export interface Upstream {
-  readonly subsystem: Subsystem;
-  readonly router: ProxyRouter;
-}
-
-export function createUpstream(ctx: SubsystemContext, deps: UpstreamDeps = {}): Upstream {
+/** The upstream proxy list; its API is the router the downloads go through. */
+export function createUpstream(ctx: SubsystemContext, deps: UpstreamDeps = {}) {
   const s = new UpstreamSubsystem(ctx, deps);
-  return { subsystem: s, router: s.router };
+  return { subsystem: s, commands: upstreamCommands(s), api: s.router as ProxyRouter } satisfies SubsystemParts<UpstreamSubsystem, readonly AnyCommand[], ProxyRouter>;
 }
 
 function routerSettings(c: ProxyConfig): RouterSettings {
@@ -79,7 +76,7 @@ function poolTimeouts(c: ProxyConfig): DispatcherTimeouts {
   return { proxyMs: c.timeout * 1000, directMs: c.timeout_direct * 1000 };
 }
 
-function checkerOptions(c: ProxyConfig): HealthCheckerOptions {
+function checkerOptions(c: ProxyConfig): ProxyHealthCheckerOptions {
   return {
     healthyIntervalMs: c.healthy_check_rate * 1000,
     unhealthyIntervalMs: c.unhealthy_check_rate * 1000,
@@ -97,7 +94,7 @@ export class UpstreamSubsystem implements Subsystem {
   readonly name = 'upstream';
   readonly list: ProxyList;
   readonly router: UpstreamRouter;
-  readonly checker: HealthChecker;
+  readonly checker: ProxyHealthChecker;
   /** One connection pool per member, shared by the downloads and the health probes. */
   readonly pool: DispatcherPool;
   readonly addresses: AddressCache;
@@ -150,10 +147,9 @@ export class UpstreamSubsystem implements Subsystem {
     const effective = this.#effective();
     this.pool = new DispatcherPool(poolTimeouts(effective));
     this.router = new UpstreamRouter(this.list, this.pool, routerSettings(effective), initial, { warn: (m) => log.warn(m), info: (m) => log.info(m) });
-    this.checker = new HealthChecker(this.list, this.pool, checkerOptions(effective), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+    this.checker = new ProxyHealthChecker(this.list, this.pool, checkerOptions(effective), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     this.addresses = new AddressCache({ lookup: deps.lookup, timeoutMs: effective.timeout * 1000 });
     scope.gauge('health_probes', 'health probes completed', () => this.checker.probes);
-    ctx.registry.add(...upstreamCommands(this));
   }
 
   /** Overrides from the state DB; one that no longer parses is dropped with a warning. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { registerCoreCommands } from '../../../src/agent/core-commands.js';
+import { coreCommands } from '../../../src/agent/core-commands.js';
 import { ConfigError } from '../../../src/config/load.js';
 import { CommandRegistry, defineCommand } from '../../../src/control/registry.js';
 import { ControlServer, MAX_BATCH, MAX_IN_FLIGHT, type ControlServerOptions } from '../../../src/control/server.js';
@@ -45,7 +45,7 @@ async function serve(opts: Partial<ControlServerOptions> = {}): Promise<Harness>
   const registry = new CommandRegistry();
   const stats = new StatsRegistry();
   let reloadError: string | null = null;
-  registerCoreCommands(registry, {
+  registry.add(...coreCommands({
     info: () => ({ pid: 42, version: '9.9.9', uptime_s: 1, socket: 'x', state_dir: 'y', config_path: null }),
     reload: async () => {
       // As the agent's reload does: real file I/O before the answer, so the reply comes after the client's FIN was read.
@@ -55,7 +55,8 @@ async function serve(opts: Partial<ControlServerOptions> = {}): Promise<Harness>
     },
     stats: () => stats.snapshot(),
     shutdown: () => undefined,
-  });
+    commands: () => registry.list(),
+  }));
   let slow = 0;
   let gate!: () => void;
   let gateOpen = new Promise<void>((r) => (gate = r));

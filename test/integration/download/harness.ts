@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
-import { EventBus } from '../../../src/control/events.js';
+import { NO_EVENTS } from '../../../src/control/events.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
 import type { Subsystem } from '../../../src/agent/subsystem.js';
 import type { JobView } from '../../../src/download/job.js';
@@ -58,10 +58,10 @@ export async function startHarness(config: unknown = {}, stateDir = tempDir('pxc
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
   const state = new StateStore(join(stateDir, 'state.db'));
-  const ctx = { config: cfg, stateDir, stats, logger, state, registry, events: new EventBus() };
+  const ctx = { config: cfg, stateDir, stats, logger, state, events: NO_EVENTS };
   const delays: number[] = [];
   const upstream = createUpstream(ctx);
-  const downloads = createDownloads(ctx, upstream.router, {
+  const downloads = createDownloads(ctx, upstream.api, {
     sleep: (ms, signal) => {
       delays.push(ms);
       return new Promise((resolve, reject) => {
@@ -70,7 +70,8 @@ export async function startHarness(config: unknown = {}, stateDir = tempDir('pxc
       });
     },
   });
-  const subsystems: Subsystem[] = [upstream.subsystem, downloads];
+  registry.add(...upstream.commands, ...downloads.commands);
+  const subsystems: Subsystem[] = [upstream.subsystem, downloads.subsystem];
   for (const s of subsystems) await s.start();
   let closed = false;
   const h: Harness = {

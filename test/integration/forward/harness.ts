@@ -2,9 +2,10 @@ import { pino } from 'pino';
 import { NO_EVENTS, type EventPublisher } from '../../../src/control/events.js';
 import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { talkRenderers } from '../../../src/ui/render/talk.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
 import type { AppInfo } from '../../../src/forward/app.js';
-import { Forward } from '../../../src/forward/forward.js';
+import { createForward, type Forward } from '../../../src/forward/forward.js';
 import type { StateStore } from '../../../src/state/state-db.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 
@@ -55,17 +56,19 @@ export function memoryState(): StateStore {
 export async function startForward(engine: EngineName, config: Record<string, unknown>, opts: { allowPartial?: boolean; state?: StateStore; events?: EventPublisher } = {}): Promise<InProcessForward> {
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
+  // Talk replies laid out as the agent's entry point has them (src/ui/render/talk.ts).
+  registry.useTalkRenderers(async () => talkRenderers);
   const ctx: SubsystemContext = {
     config: parseConfig(withEngine(config, engine)),
     stateDir: '/nonexistent',
     stats,
     logger: pino({ level: 'silent' }),
     state: opts.state ?? memoryState(),
-    registry,
     allowPartial: opts.allowPartial ?? false,
     events: opts.events ?? NO_EVENTS,
   };
-  const fwd = new Forward(ctx);
+  const { subsystem: fwd, commands } = createForward(ctx);
+  registry.add(...commands);
   let closed = false;
   const close = async () => {
     if (closed) return;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../../../src/stats/registry.js';
-import { toPromRegistry } from '../../../src/stats/prometheus.js';
+import { StatsExporter } from '../../../src/stats/prometheus.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
 import { freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
 import { openFooClient, startFooServer } from '../../helpers/foo-server.js';
@@ -46,7 +46,7 @@ describe('Prometheus exposition', () => {
     stats.scope('process').gauge('broken', 'throws', () => {
       throw new Error('boom');
     });
-    const text = await toPromRegistry(stats).metrics();
+    const text = await new StatsExporter(stats).metrics();
     const fams = parseExposition(text);
     expect(fams.get('proxyctl_apps_msg_req')).toEqual({ type: 'counter', samples: [{ labels: { app: 'echo' }, value: 12 }] });
     expect(fams.get('proxyctl_apps_connections_active')!.samples[0]!.value).toBe(3);
@@ -55,6 +55,28 @@ describe('Prometheus exposition', () => {
     expect(fams.get('proxyctl_apps_targets_bytes_in')!.samples).toEqual([{ labels: { app: 'echo', target: '127.0.0.1:80' }, value: 7 }]);
     expect(text).not.toContain('state');
     expect(fams.has('proxyctl_process_broken')).toBe(false);
+  });
+
+  it('keeps one registry across scrapes: counters read as they stand, series of a removed scope gone, one label set per name', async () => {
+    const stats = new StatsRegistry();
+    stats.close();
+    const exporter = new StatsExporter(stats);
+    const app = stats.scope('apps', { app: 'echo' });
+    const req = app.counter('msg_req', 'REQ messages');
+    req.inc(3);
+    const target = app.scope('targets', { target: '127.0.0.1:80' });
+    target.counter('bytes_in', 'bytes').inc(7);
+    // The same name from a scope with other labels: another meaning, left out rather than padded with target="".
+    app.gauge('targets_bytes_in', 'clash', () => 1);
+    const first = parseExposition(await exporter.metrics());
+    expect(first.get('proxyctl_apps_msg_req')!.samples).toEqual([{ labels: { app: 'echo' }, value: 3 }]);
+    expect(first.get('proxyctl_apps_targets_bytes_in')!.samples).toEqual([{ labels: { app: 'echo', target: '127.0.0.1:80' }, value: 7 }]);
+    req.inc(2);
+    const second = parseExposition(await exporter.metrics());
+    expect(second.get('proxyctl_apps_msg_req')!.samples).toEqual([{ labels: { app: 'echo' }, value: 5 }]);
+    app.remove();
+    const third = parseExposition(await exporter.metrics());
+    expect(third.has('proxyctl_apps_msg_req')).toBe(false);
   });
 
   it('serves every registered stat on metrics.listen, and /healthz (real agent)', async () => {
@@ -91,6 +113,14 @@ describe('Prometheus exposition', () => {
     for (const name of ['proxyctl_apps_request_rate_1s', 'proxyctl_apps_response_rate_10s', 'proxyctl_process_rss_bytes']) expect(fams.has(name)).toBe(true);
     // Every number in `stats` is somewhere in the exposition.
     expect([...fams.keys()].length).toBeGreaterThan(20);
+    // One label set per name: no family mixes series with and without a label (sum() would count twice).
+    for (const [name, fam] of fams) {
+      const sets = new Set(fam.samples.map((x) => Object.keys(x.labels).sort().join(',')));
+      expect(sets.size, name).toBeLessThanOrEqual(1);
+      for (const x of fam.samples) expect(Object.values(x.labels), name).not.toContain('');
+    }
+    expect(fams.get('proxyctl_apps_targets_up')!.samples).toEqual([{ labels: { app: 'echo' }, value: expect.any(Number) }, { labels: { app: 'foo' }, value: expect.any(Number) }]);
+    expect(fams.get('proxyctl_apps_targets_healthy')!.samples).toContainEqual({ labels: { app: 'echo', target: e.address }, value: expect.any(Number) });
     expect((await fetch(`http://127.0.0.1:${pm}/nope`)).status).toBe(404);
   });
 });

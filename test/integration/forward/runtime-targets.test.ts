@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AppInfo } from '../../../src/forward/app.js';
 import type { AppReset, AppSessions, AppStats, TargetChange } from '../../../src/forward/commands.js';
 import { StateStore } from '../../../src/state/state-db.js';
-import { HAPROXY_STAT_FIELDS } from '../../../src/ui/render/app.js';
+import { HAPROXY_STAT_FIELDS } from '../../../src/forward/stat-rows.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
 import { freePort, openEchoClient, roundTrip, startEchoServer, type EchoClient } from '../../helpers/echo-server.js';
 import { closeTestServers } from '../../helpers/servers.js';
@@ -36,7 +36,7 @@ async function call<T>(f: InProcessForward, method: string, params: object): Pro
 async function talk(f: InProcessForward, line: string): Promise<string> {
   const m = f.registry.matchTalk(line)!;
   const r = await f.registry.invoke(m.command, f.registry.talkParams(m.command, m.args, m.rest), { dialect: 'talk' });
-  return m.command.renderText!(r);
+  return f.registry.renderText(m.command, r);
 }
 
 /** `n` echo round trips through `port`, `concurrency` at a time. */

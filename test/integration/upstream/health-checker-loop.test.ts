@@ -4,14 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ForwardProxy } from '../../helpers/forward-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
-import { HealthChecker, probeTcp, probeUrl } from '../../../src/upstream/health-checker.js';
+import { ProxyHealthChecker, probeProxyTcp, probeUrl } from '../../../src/upstream/health-checker.js';
 import { ProxyList } from '../../../src/upstream/proxy-list.js';
-import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+import { buildProxyList } from '../../../src/config/proxy-spec.js';
 
-/** The HealthChecker loop in-process, against real proxies: probe kinds and no overlapping probes. */
+/** The ProxyHealthChecker loop in-process, against real proxies: probe kinds and no overlapping probes. */
 
 const proxies: ForwardProxy[] = [];
-const checkers: HealthChecker[] = [];
+const checkers: ProxyHealthChecker[] = [];
 let origin: Server | undefined;
 const quiet = { info: () => undefined, warn: () => undefined };
 const pool = new DispatcherPool({ proxyMs: 2000, directMs: 2000 });
@@ -48,7 +48,7 @@ describe('health probes', () => {
     // The member's pool may still hold the connection the proxy just closed: that fails first.
     expect(await probeUrl(pool.probe(p.url), url, 2000)).toMatchObject({ ok: false, error: expect.stringMatching(/^(ECONNREFUSED|UND_ERR_SOCKET)$/) });
     expect(await probeUrl(pool.probe(p.url), url, 2000)).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
-    expect(await probeTcp(p.url, 2000)).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+    expect(await probeProxyTcp(p.url, 2000)).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
   });
 
   it('never overlap for one proxy, even when a probe hangs for longer than the check interval', async () => {
@@ -56,7 +56,7 @@ describe('health probes', () => {
     proxies.push(p);
     const url = await startOrigin(200);
     const list = new ProxyList(buildProxyList(p.url, ''), { minHealthy: 1 });
-    const checker = new HealthChecker(list, pool, { healthyIntervalMs: 20, unhealthyIntervalMs: 20, timeoutMs: 2500, url, resetAfterMs: 60_000 }, quiet);
+    const checker = new ProxyHealthChecker(list, pool, { healthyIntervalMs: 20, unhealthyIntervalMs: 20, timeoutMs: 2500, url, resetAfterMs: 60_000 }, quiet);
     checkers.push(checker);
     checker.start();
     const proxy = [...list.proxies()][0]!;
@@ -73,7 +73,7 @@ describe('health probes', () => {
     await a.stop();
     const switches: string[] = [];
     const list = new ProxyList(buildProxyList(`${a.url};${b.url}`, ''), { minHealthy: 1, onSwitch: (e) => switches.push(`${e.from}→${e.to}: ${e.reason}`) });
-    const checker = new HealthChecker(list, pool, { healthyIntervalMs: 50, unhealthyIntervalMs: 50, timeoutMs: 1000, url: null, resetAfterMs: 60_000 }, quiet);
+    const checker = new ProxyHealthChecker(list, pool, { healthyIntervalMs: 50, unhealthyIntervalMs: 50, timeoutMs: 1000, url: null, resetAfterMs: 60_000 }, quiet);
     checkers.push(checker);
     checker.start();
     await waitFor('the switch', () => list.activeGroupIndex === 1);
@@ -89,7 +89,7 @@ describe('stopping the health checker', () => {
     proxies.push(p);
     const url = await startOrigin(200);
     const list = new ProxyList(buildProxyList(p.url, ''), { minHealthy: 1 });
-    const checker = new HealthChecker(list, pool, { healthyIntervalMs: 1000, unhealthyIntervalMs: 1000, timeoutMs: 60_000, url, resetAfterMs: 60_000 }, quiet);
+    const checker = new ProxyHealthChecker(list, pool, { healthyIntervalMs: 1000, unhealthyIntervalMs: 1000, timeoutMs: 60_000, url, resetAfterMs: 60_000 }, quiet);
     checker.start();
     await waitFor('the probe reached the proxy', () => p.requests === 1);
     // With the 60 s probe timeout, only the abort can let stop() settle within the test's time.

@@ -8,7 +8,7 @@ import type { ProxyJob, ProxyRouter } from '../../../src/upstream/api.js';
 import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
 import { defaultPolicy } from '../../../src/upstream/policies.js';
 import { ProxyList, type SwitchEvent } from '../../../src/upstream/proxy-list.js';
-import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+import { buildProxyList } from '../../../src/config/proxy-spec.js';
 import { UpstreamRouter } from '../../../src/upstream/router.js';
 
 /**

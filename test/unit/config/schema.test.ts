@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, formatPath, parseConfig } from '../../../src/config/load.js';
+import { ConfigError, defaultConfig, parseConfig } from '../../../src/config/load.js';
+import { formatPath } from '../../../src/errors.js';
 
 function problems(value: unknown): readonly string[] {
   try {

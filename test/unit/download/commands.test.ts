@@ -18,7 +18,7 @@ function setup() {
     },
   } as unknown as DownloadManager;
   const registry = new CommandRegistry();
-  registry.add(...downloadCommands(manager));
+  registry.add(...downloadCommands(() => manager));
   const talk = async (line: string): Promise<string> => {
     const m = registry.matchTalk(line)!;
     const result = await registry.invoke(m.command, registry.talkParams(m.command, m.args, m.rest), { dialect: 'talk' });

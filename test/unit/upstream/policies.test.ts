@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ProxyJob } from '../../../src/upstream/api.js';
 import { defaultPolicy, loadPolicy, shardingPolicy, type SelectionPolicy } from '../../../src/upstream/policies.js';
 import { ProxyList } from '../../../src/upstream/proxy-list.js';
-import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+import { buildProxyList } from '../../../src/config/proxy-spec.js';
 import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
 import { UpstreamRouter, type RouterSettings } from '../../../src/upstream/router.js';
 

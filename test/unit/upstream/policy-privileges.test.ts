@@ -10,7 +10,7 @@ import { StateStore } from '../../../src/state/state-db.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 import { assertTrustedModule } from '../../../src/upstream/module-trust.js';
 import { loadPolicy } from '../../../src/upstream/policies.js';
-import { STATE_KEY, UpstreamSubsystem } from '../../../src/upstream/subsystem.js';
+import { createUpstream, STATE_KEY, type UpstreamSubsystem } from '../../../src/upstream/subsystem.js';
 import { cleanupAgents, tempDir } from '../../helpers/agent.js';
 
 /**
@@ -39,8 +39,10 @@ function upstream(config: object, saved?: object): { sub: UpstreamSubsystem; reg
   const stats = new StatsRegistry();
   open.push({ state, stats });
   const registry = new CommandRegistry();
-  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...config } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, registry, events: NO_EVENTS };
-  return { sub: new UpstreamSubsystem(ctx), registry, state };
+  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...config } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, events: NO_EVENTS };
+  const { subsystem: sub, commands } = createUpstream(ctx);
+  registry.add(...commands);
+  return { sub, registry, state };
 }
 
 describe('the control socket and policy modules', () => {

@@ -3,7 +3,7 @@ import type { FailureEvidence, ProxyJob } from '../../../src/upstream/api.js';
 import { DispatcherPool } from '../../../src/upstream/dispatchers.js';
 import { defaultPolicy, shardingPolicy, type SelectionPolicy } from '../../../src/upstream/policies.js';
 import { ProxyList, type SwitchEvent } from '../../../src/upstream/proxy-list.js';
-import { buildProxyList } from '../../../src/upstream/proxy-spec.js';
+import { buildProxyList } from '../../../src/config/proxy-spec.js';
 import { UpstreamRouter, type RouterSettings } from '../../../src/upstream/router.js';
 
 const base: RouterSettings = { timeoutMs: 5000, timeoutDirectMs: 10000, lowSpeedLimit: 1024, backoffInitMs: 2000, backoffMaxMs: 10000, slowRetries: 5, resetAfterMs: 300_000, optimisticReset: false };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProxyctlError } from '../../../src/errors.js';
-import { buildProxyList, formatProxySpec, parseProxySpec } from '../../../src/upstream/proxy-spec.js';
+import { buildProxyList, formatProxySpec, parseProxySpec } from '../../../src/config/proxy-spec.js';
 
 describe('proxy string grammar', () => {
   const good: Array<[string, string[][]]> = [

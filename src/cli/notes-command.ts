@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { ClientCommand } from '../../cli/client-command.js';
-import { ProxyctlError } from '../../errors.js';
-import { DataProxyClient, dataProxyUrl } from './client.js';
+import { ClientCommand } from './client-command.js';
+import { ProxyctlError } from '../errors.js';
+import { DataProxyClient, dataProxyUrl } from '../deploy/data-proxy/client.js';
 
 /** The service whose app the `notes` commands go through when --url is not given. */
 export const NOTES_SERVICE = 'notes';
