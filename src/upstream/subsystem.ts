@@ -9,7 +9,7 @@ import { upstreamCommands, type HealthRow, type ProxyInfo, type ProxyInfoPac, ty
 import { DispatcherPool, type DispatcherTimeouts } from './dispatchers.js';
 import { ProxyHealthChecker, type ProxyHealthCheckerOptions } from './health-checker.js';
 import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
-import { resolvePac, type PacFetch, type PacResolution } from './pac.js';
+import type { PacFetch, PacResolution } from './pac.js';
 import { ProxyList } from './proxy-list.js';
 import { AUTO, buildProxyList, formatProxySpec, parseProxySpec, type ParsedProxyList } from '../config/proxy-spec.js';
 import { UpstreamRouter, type RouterSettings } from './router.js';
@@ -258,6 +258,8 @@ export class UpstreamSubsystem implements Subsystem {
   refreshPac(): Promise<PacResolution> {
     this.#pacRunning ??= (async () => {
       try {
+        // Loaded on first use: the PAC sandbox's modules (a JS parser, QuickJS) cost seconds of start-up on a loaded host, and most agents never use auto.
+        const { resolvePac } = await import('./pac.js');
         const r = await resolvePac(this.#pacOptions(), this.#deps.pacFetch);
         this.#pacError = null;
         this.#pac = { ...r, at: this.#now() };

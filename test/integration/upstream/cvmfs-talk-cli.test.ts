@@ -16,20 +16,18 @@ afterEach(async () => {
 });
 
 describe('an agent with auto in its proxy string', () => {
-  it('serves proxy set auto, timeout, reset-errors and parameters through the CLI and talk', async () => {
+  // Five CLI runs, each a node start: seconds apiece on a loaded host, hence the budget.
+  it('serves proxy set auto, timeout, reset-errors and parameters through the CLI and talk', { timeout: 120_000 }, async () => {
     const origin = await startPacOrigin(pacAnswering('PROXY 127.0.0.1:9; DIRECT'));
     const agent = await startAgent({ config: { proxy: { http_proxy: 'http://127.0.0.1:10;DIRECT', health_check: false, timeout: 4, pac_urls: [origin.url] } } });
 
-    const set = await agent.cli(['proxy', 'set', 'auto', '--yes']);
-    expect(set.code).toBe(0);
-    expect(set.stdout).toMatch(/^proxy groups: http:\/\/127\.0\.0\.1:9;DIRECT \(revision \d+, active \[0\] http:\/\/127\.0\.0\.1:9\)\n$/);
-    const info = JSON.parse((await agent.cli(['proxy', 'info', '--json'])).stdout) as ProxyInfo;
+    expect(await agent.talk('proxy set auto')).toBe('OK\n');
+    const info = await agent.rpc<ProxyInfo>('proxy.info');
     expect(info).toMatchObject({ spec: 'http://127.0.0.1:9;DIRECT', pac: { source: origin.url, result: 'PROXY 127.0.0.1:9; DIRECT' }, reset_in_s: null });
     expect(await agent.talk('proxy info')).toContain(`Auto proxies: http://127.0.0.1:9;DIRECT from ${origin.url}`);
 
     expect((await agent.cli(['timeout', 'set', '1.5', '6'])).stdout).toBe('Timeout with proxy: 1.5 s (timeout set)\nTimeout without proxy: 6 s (timeout set)\n');
-    const t = await agent.cli(['timeout', 'info', '--json']);
-    expect(JSON.parse(t.stdout) as TimeoutInfo).toEqual({ proxy_s: 1.5, direct_s: 6, source: { proxy: 'run-time', direct: 'run-time' } });
+    expect(await agent.rpc<TimeoutInfo>('timeout.info')).toEqual({ proxy_s: 1.5, direct_s: 6, source: { proxy: 'run-time', direct: 'run-time' } });
     const bad = await agent.cli(['timeout', 'set', '0', '3']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('timeout set: PROXY_S "0" is not a positive number of seconds');
