@@ -64,7 +64,7 @@ describe('the CLI bundle', () => {
       const normal = cli(args, { PROXYCTL_NO_BUNDLE: '1' });
       expect(bundled, args.join(' ')).toEqual(normal);
     }
-  });
+  }, 180_000); // 14 CLI starts: over a minute on a loaded 2-core box
 
   it('is not used once an input is newer (e.g. after a bare tsc): the normal path runs', () => {
     const now = new Date();
