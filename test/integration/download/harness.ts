@@ -2,7 +2,9 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
+import { NO_EVENTS } from '../../../src/control/events.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
+import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import type { Subsystem } from '../../../src/agent/subsystem.js';
 import type { JobView } from '../../../src/download/job.js';
 import { createDownloads } from '../../../src/download/subsystem.js';
@@ -57,7 +59,7 @@ export async function startHarness(config: unknown = {}, stateDir = tempDir('pxc
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
   const state = new StateStore(join(stateDir, 'state.db'));
-  const ctx = { config: cfg, stateDir, stats, logger, state, registry };
+  const ctx: SubsystemContext = { config: cfg, stateDir, stats, logger, state, registry, events: NO_EVENTS };
   const delays: number[] = [];
   const upstream = createUpstream(ctx);
   const downloads = createDownloads(ctx, upstream.router, {
