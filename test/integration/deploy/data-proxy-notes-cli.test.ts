@@ -1,17 +1,19 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
-import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { cleanupDataProxies, startDataProxy } from '../../helpers/data-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const agents: TestAgent[] = [];
+const agents: InProcessAgent[] = [];
 
 afterEach(async () => {
   // a graceful stop, so the agent stops its data proxy instances too
   await Promise.all(agents.splice(0).map((a) => a.stop()));
   await cleanupDataProxies();
+  await closeInProcessAgents();
   await cleanupAgents();
 });
 
@@ -70,7 +72,7 @@ describe('proxyctl notes --url', () => {
 describe('proxyctl notes through the agent', () => {
   it('finds the app serving the "notes" service by itself', async () => {
     const port = await freePort();
-    const agent = await startAgent({
+    const agent = await startInProcessAgent({
       logLevel: 'info',
       config: {
         apps: [{ name: 'notes', ports: [port] }],
