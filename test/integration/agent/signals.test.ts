@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAgents, runCli, startAgent, talkLine, tempDir, type TestAgent } from '../../helpers/agent.js';
@@ -42,6 +42,18 @@ describe('agent process: signals', () => {
   it('exits 0 on SIGTERM and removes the socket file', async () => {
     expect(await agent.stop()).toBe(0);
     expect(existsSync(agent.socket)).toBe(false);
+  });
+});
+
+describe('agent process: limits', () => {
+  it('raises its soft descriptor limit to the hard one at start, and logs it', async () => {
+    const hard = Number(/^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))![1]);
+    // (Once per process: an in-process agent in a test worker may find it raised already.)
+    const agent = await startAgent();
+    const m = /file descriptor limit: soft (\d+) → (\d+), hard (\d+)/.exec(agent.stderr());
+    expect(m?.slice(2).map(Number)).toEqual([hard, hard]);
+    expect(readFileSync(`/proc/${agent.pid}/limits`, 'utf8')).toMatch(new RegExp(`^Max open files\\s+${hard}\\s+${hard}`, 'm'));
+    expect(await agent.stop()).toBe(0);
   });
 });
 

@@ -35,7 +35,7 @@ describe('app proxy forwarding (real agent)', () => {
     expect(info).toMatchObject({ targets_up: 0, targets_unknown: 2 });
     const status = await agent.cli(['agent', 'status']);
     expect(status.stdout).toMatch(/^engine\s+native$/m);
-    expect(agent.stderr()).toMatch(/file descriptor limit: soft \d+ → \d+, hard \d+/);
+    // (The descriptor limit's raise is logged by a spawned agent: agent/signals.test.ts.)
 
     // The runtime commands, over talk and through the CLI.
     expect((await agent.talk(`target drain echo ${e1.address}`)).trim()).toBe(`echo ${e1.address}: draining`);
