@@ -114,7 +114,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<TestAgen
   await waitFor(`agent socket ${socket}`, async () => {
     if (gone) throw new Error(`agent exited early:\n${err}`);
     return (await talkLine(socket, 'pid')).trim() === String(child.pid);
-  }, { timeoutMs: 20_000 });
+  }, { timeoutMs: 60_000 });
   return agent;
 }
 

@@ -52,7 +52,7 @@ export async function startDataProxy(opts: StartDataProxyOptions): Promise<TestD
   const started = waitFor('data proxy start line', () => {
     const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/rpc/.exec(out);
     return m ? Number(m[1]) : undefined;
-  }, { timeoutMs: 20_000 });
+  }, { timeoutMs: 60_000 });
   const early = exited.then((code) => {
     if (port === undefined) throw new Error(`data proxy exited early (code ${code}):\n${out}${err}`);
     return port;
