@@ -83,7 +83,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const id = Number(await waitFor('the job id', () => /^(\d+)$/m.exec(stdout)?.[1]));
+    const id = Number(await waitFor('the job id', () => /^(\d+)$/m.exec(stdout)?.[1], { timeoutMs: 60_000 }));
     await waitJob(agent, id, (j) => j.bytes > 0);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
