@@ -53,7 +53,7 @@ describe('one agent per state dir', () => {
   it("refuses a second agent on the same state dir, naming the first one's pid and socket, while the first one's download completes intact", async () => {
     const origin = await startOrigin();
     const f = origin.addFile('big.bin', 2 * 1024 * 1024 + 7);
-    origin.switches.throttleBps = 256 * 1024; // 8 s for the file: still in flight while the second agent tries
+    origin.switches.throttleBps = 32 * 1024; // 64 s for the file: still in flight while a second agent starts on a loaded machine (lifted after)
     // In-process: the refusal comes from the state dir's lock, whoever holds it.
     const first = await startInProcessAgent({ config: { downloads: { part_size: 256 * 1024 } }, logLevel: 'info' });
     const id = await add(first, { url: origin.url('big.bin'), sha256: f.sha256 });
