@@ -114,7 +114,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<TestAgen
   await waitFor(`agent socket ${socket}`, async () => {
     if (gone) throw new Error(`agent exited early:\n${err}`);
     return (await talkLine(socket, 'pid')).trim() === String(child.pid);
-  }, { timeoutMs: 20_000 });
+  }, { timeoutMs: 60_000 });
   return agent;
 }
 
@@ -137,9 +137,10 @@ export async function cleanupAgents(): Promise<void> {
   dirs.clear();
 }
 
-export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+/** Runs the built CLI (or `bin`, another tree's bin/run.js) to its exit. */
+export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; bin?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { resolve } from 'node:path';
+import { DataProxyServer } from '../../src/deploy/data-proxy/server.js';
+import { packageVersion } from '../../src/version.js';
 import { BIN } from './agent.js';
 import { waitFor } from './wait.js';
 
@@ -49,7 +52,7 @@ export async function startDataProxy(opts: StartDataProxyOptions): Promise<TestD
   const started = waitFor('data proxy start line', () => {
     const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/rpc/.exec(out);
     return m ? Number(m[1]) : undefined;
-  }, { timeoutMs: 20_000 });
+  }, { timeoutMs: 60_000 });
   const early = exited.then((code) => {
     if (port === undefined) throw new Error(`data proxy exited early (code ${code}):\n${out}${err}`);
     return port;
@@ -122,4 +125,36 @@ export function rawPost(url: string, body: string | Buffer, opts: { method?: str
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** A data proxy built in this process (DataProxyServer on port 0), for tests of its methods and protocol, not of its process. */
+export interface InProcessDataProxy {
+  readonly url: string;
+  readonly port: number;
+  /** This process's pid, which Ready reports. */
+  readonly pid: number;
+  close(): Promise<void>;
+}
+
+const inProcess = new Set<InProcessDataProxy>();
+
+export async function startDataProxyInProcess(opts: { db: string; shards?: number }): Promise<InProcessDataProxy> {
+  const server = new DataProxyServer({ host: '127.0.0.1', port: 0, dbDir: resolve(opts.db), shards: opts.shards ?? 4, version: packageVersion() });
+  const { port } = await server.listen();
+  const dp: InProcessDataProxy = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: process.pid,
+    close: async () => {
+      inProcess.delete(dp);
+      await server.close();
+    },
+  };
+  inProcess.add(dp);
+  return dp;
+}
+
+/** Closes every in-process data proxy still open, but those in `keep`. */
+export async function closeInProcessDataProxies(keep: ReadonlyArray<InProcessDataProxy | undefined> = []): Promise<void> {
+  await Promise.all([...inProcess].filter((dp) => !keep.includes(dp)).map((dp) => dp.close()));
 }

@@ -87,7 +87,7 @@ export async function startEtcd({ members = 1 }: { members?: number } = {}): Pro
       if (!m.child) throw new Error(`etcd ${m.name} exited:\n${m.stderr}`);
       const res = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
       return res.ok && ((await res.json()) as { health: string }).health === 'true';
-    }, { timeoutMs: 20_000, intervalMs: 50 });
+    }, { timeoutMs: 60_000, intervalMs: 50 });
   const kill = async (m: MemberState) => {
     m.child?.kill('SIGKILL');
     await m.exited;

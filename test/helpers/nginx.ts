@@ -120,7 +120,7 @@ http {
       await waitFor(`nginx on port ${port}`, async () => {
         if (exited) throw new Error(`nginx exited: ${stderr}${readFileSync(join(prefix, 'error.log'), 'utf8')}`);
         return (await accepts(port)) && (tlsPort === null || (await accepts(tlsPort)));
-      }, { timeoutMs: 10_000 });
+      }, { timeoutMs: 30_000 });
     } catch (err) {
       if (!exited) child.kill('SIGKILL');
       await exit;

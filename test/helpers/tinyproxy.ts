@@ -71,7 +71,7 @@ export async function startTinyproxy(): Promise<Tinyproxy> {
   await waitFor(`tinyproxy on port ${port}`, async () => {
     if (exited) throw new Error(`tinyproxy exited: ${output}`);
     return accepts(port);
-  }, { timeoutMs: 10_000 });
+  }, { timeoutMs: 30_000 });
   const tp: Tinyproxy = {
     port,
     url: `http://127.0.0.1:${port}`,

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../../src/deploy/controller.js';
 import { cleanupAgents, runCli, startAgent, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort, startEchoServer } from '../../helpers/echo-server.js';
 import { closeOrigins, startOrigin } from '../../helpers/origin.js';
 import { closeTestServers } from '../../helpers/servers.js';
@@ -20,6 +21,7 @@ import { add, info, sha256File, waitJob } from '../download/helpers.js';
 const FAKE = resolve(import.meta.dirname, '../../helpers/fake-service.mjs');
 
 afterEach(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await closeOrigins();
   await closeTestServers();
@@ -51,8 +53,9 @@ describe('one agent per state dir', () => {
   it("refuses a second agent on the same state dir, naming the first one's pid and socket, while the first one's download completes intact", async () => {
     const origin = await startOrigin();
     const f = origin.addFile('big.bin', 2 * 1024 * 1024 + 7);
-    origin.switches.throttleBps = 64 * 1024; // 32 s for the file: still in flight while the second agent tries, however slow its start under load
-    const first = await startAgent({ config: { downloads: { part_size: 256 * 1024 } }, logLevel: 'info' });
+    origin.switches.throttleBps = 32 * 1024; // 64 s for the file: still in flight while a second agent starts on a loaded machine (lifted after)
+    // In-process: the refusal comes from the state dir's lock, whoever holds it.
+    const first = await startInProcessAgent({ config: { downloads: { part_size: 256 * 1024 } }, logLevel: 'info' });
     const id = await add(first, { url: origin.url('big.bin'), sha256: f.sha256 });
     await waitJob(first, id, (j) => j.bytes > 0);
 
@@ -72,15 +75,16 @@ describe('one agent per state dir', () => {
 
 describe('state dirs that cannot be used', () => {
   it('fails at once with a proxyctl message for /proc/nope and for a path under a file', async () => {
-    const proc = await runCli(['agent', 'start', '--state-dir', '/proc/nope'], { timeoutMs: 10_000 });
-    expect(proc.code).toBe(1);
-    expect(proc.stderr).toBe('proxyctl: state dir /proc/nope: cannot create /proc/nope: ENOENT\n');
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, '');
-    for (const args of [['--state-dir', join(file, 'sub')], ['--state-dir', file, '--detach']]) {
-      const r = await runCli(['agent', 'start', ...args], { timeoutMs: 10_000 });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toBe(`proxyctl: state dir ${args[1]}: not a directory\n`);
+    const underFile = [['--state-dir', join(file, 'sub')], ['--state-dir', file, '--detach']];
+    // Independent runs: at once.
+    const [proc, ...rs] = await Promise.all([['--state-dir', '/proc/nope'], ...underFile].map((args) => runCli(['agent', 'start', ...args])));
+    expect(proc!.code).toBe(1);
+    expect(proc!.stderr).toBe('proxyctl: state dir /proc/nope: cannot create /proc/nope: ENOENT\n');
+    for (const [i, args] of underFile.entries()) {
+      expect(rs[i]!.code).toBe(1);
+      expect(rs[i]!.stderr).toBe(`proxyctl: state dir ${args[1]}: not a directory\n`);
     }
   });
 });

@@ -50,7 +50,7 @@ async function agentWithService(): Promise<TestAgent> {
     },
   });
   agents.push(agent);
-  await waitFor('web READY', async () => (await agent.rpc<{ state: string }>('service.info', { service: 'web' })).state === 'READY', { timeoutMs: 20_000 });
+  await waitFor('web READY', async () => (await agent.rpc<{ state: string }>('service.info', { service: 'web' })).state === 'READY', { timeoutMs: 60_000 });
   return agent;
 }
 
@@ -62,15 +62,15 @@ describe('proxyctl events and service logs --follow', () => {
     const json = live(['events', '--json', '--topic', 'deploy', '--topic', 'service.exit'], env);
     const logs = live(['service', 'logs', 'web', '--follow', '-n', '1'], env);
     // Each is subscribed once the agent counts three subscribers.
-    await waitFor('subscribed', async () => (await agent.rpc<any>('agent.stats')).events.subscribers === 3, { timeoutMs: 20_000 });
+    await waitFor('subscribed', async () => (await agent.rpc<any>('agent.stats')).events.subscribers === 3, { timeoutMs: 60_000 });
     expect(logs.out()).toMatch(/web@v1 out \| fake-service pid \d+ listening/);
 
     expect((await agent.talk('reload')).trim()).toBe('OK');
     const info = await agent.rpc<{ current: { pid: number } }>('service.info', { service: 'web' });
     process.kill(info.current.pid, 'SIGKILL');
-    await waitFor('restart seen', () => /service\.restart web@v1 restarted/.test(all.out()), { timeoutMs: 20_000 });
+    await waitFor('restart seen', () => /service\.restart web@v1 restarted/.test(all.out()), { timeoutMs: 60_000 });
     expect((await agent.cli(['service', 'restart', 'web'])).code).toBe(0);
-    await waitFor('restart op seen', () => /deploy\.phase web: restart \d+ v1 -> v1 READY succeeded/.test(all.out()), { timeoutMs: 20_000 });
+    await waitFor('restart op seen', () => /deploy\.phase web: restart \d+ v1 -> v1 READY succeeded/.test(all.out()), { timeoutMs: 60_000 });
 
     expect(all.out()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} agent\.reload config reloaded from /m);
     expect(all.out()).toMatch(/service\.exit web@v1 pid \d+ exited \(killed by SIGKILL\); restart in 0\.1 s/);
@@ -84,7 +84,7 @@ describe('proxyctl events and service logs --follow', () => {
     expect(events.find((e) => e.topic === 'service.exit')).toMatchObject({ service: 'web', version: 1, signal: 'SIGKILL', action: 'restart', delay_ms: 100 });
     expect(events.filter((e) => e.topic === 'deploy.phase').map((e) => e.state)).toEqual(['ROLLOUT_LAUNCH_NEW', 'ROLLOUT_WAIT', 'READY']);
     // The restarted instances' start lines, as they came.
-    await waitFor('new lines followed', () => (logs.out().match(/listening/g) ?? []).length >= 3, { timeoutMs: 10_000 });
+    await waitFor('new lines followed', () => (logs.out().match(/listening/g) ?? []).length >= 3, { timeoutMs: 60_000 });
 
     const bad = await agent.cli(['events', '--topic', 'deploys']);
     expect(bad.code).toBe(1);
@@ -139,7 +139,7 @@ describe.skipIf(!hasTmux)('a foreground agent on a terminal (tmux)', () => {
       const screen = await waitFor('agent started line', () => {
         const s = tmux('capture-pane', '-p', '-t', session);
         return /INFO: agent started/.test(s) ? s : null;
-      }, { timeoutMs: 20_000 });
+      }, { timeoutMs: 60_000 });
       expect(screen).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: agent started \{"socket":/m);
       expect(screen).not.toContain('{"level":');
       expect((await runCli(['agent', 'stop', '--state-dir', dir])).code).toBe(0);

@@ -2,12 +2,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../../src/deploy/controller.js';
-import { BIN, cleanupAgents, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const agents: TestAgent[] = [];
+const agents: InProcessAgent[] = [];
 const sessions: string[] = [];
 
 const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
@@ -16,13 +17,14 @@ const screen = (s: string) => tmux('capture-pane', '-p', '-t', s);
 afterEach(async () => {
   for (const s of sessions.splice(0)) spawnSync('tmux', ['kill-session', '-t', s]);
   await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await closeInProcessAgents();
   await cleanupAgents();
 });
 
 describe.skipIf(!hasTmux)('proxyctl dashboard in a terminal (tmux)', () => {
   it('shows the service, asks before deploying it on "d", deploys on "y", shows the new version and the events, and restores the terminal on "q"', async () => {
     const port = await freePort();
-    const agent = await startAgent({
+    const agent = await startInProcessAgent({
       logLevel: 'info',
       config: {
         apps: [{ name: 'notes', ports: [port], balance: 'random' }],
@@ -68,7 +70,7 @@ describe.skipIf(!hasTmux)('proxyctl dashboard in a terminal (tmux)', () => {
 
 describe('proxyctl dashboard without a terminal', () => {
   it('refuses to run and points at stats --json', async () => {
-    const agent = await startAgent();
+    const agent = await startInProcessAgent();
     agents.push(agent);
     const r = await agent.cli(['dashboard']);
     expect(r.code).toBe(1);

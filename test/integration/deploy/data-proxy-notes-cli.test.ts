@@ -1,21 +1,24 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
-import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { cleanupDataProxies, startDataProxy } from '../../helpers/data-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const agents: TestAgent[] = [];
+const agents: InProcessAgent[] = [];
 
-afterEach(async () => {
+// After all, not each: the --url tests run concurrently (each owns its data proxy and dirs).
+afterAll(async () => {
   // a graceful stop, so the agent stops its data proxy instances too
   await Promise.all(agents.splice(0).map((a) => a.stop()));
   await cleanupDataProxies();
+  await closeInProcessAgents();
   await cleanupAgents();
 });
 
-describe('proxyctl notes --url', () => {
+describe.concurrent('proxyctl notes --url', () => {
   it('creates, lists, shows, updates and deletes a note', async () => {
     const dp = await startDataProxy({ db: join(tempDir(), 'notes') });
     const url = ['--url', dp.url];
@@ -24,13 +27,13 @@ describe('proxyctl notes --url', () => {
     const id = created.stdout.trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
 
-    const list = await runCli(['notes', 'list', ...url]);
+    // Reads of the same state: at once.
+    const [list, listJson, shown] = await Promise.all([runCli(['notes', 'list', ...url]), runCli(['notes', 'list', '--json', ...url]), runCli(['notes', 'get', id, ...url])]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(new RegExp(`${id}\\s+groceries\\s+\\S+\\s+eggs…`));
-    const listed = JSON.parse((await runCli(['notes', 'list', '--json', ...url])).stdout) as Note[];
+    const listed = JSON.parse(listJson.stdout) as Note[];
     expect(listed.map((n) => [n.id, n.title, n.body])).toEqual([[id, 'groceries', 'eggs\nmilk']]);
 
-    const shown = await runCli(['notes', 'get', id, ...url]);
     expect(shown.stdout).toContain('title    groceries');
     expect(shown.stdout.trimEnd().endsWith('eggs\nmilk')).toBe(true);
 
@@ -44,17 +47,16 @@ describe('proxyctl notes --url', () => {
 
   it('fails with exit 1 and PXC_ERR_UNKNOWN_NOTE for a missing note, with or without --json', async () => {
     const dp = await startDataProxy({ db: join(tempDir(), 'notes') });
-    const text = await runCli(['notes', 'get', 'no-such-id', '--url', dp.url]);
+    const [text, json] = await Promise.all([runCli(['notes', 'get', 'no-such-id', '--url', dp.url]), runCli(['notes', 'delete', 'no-such-id', '--json', '--url', dp.url])]);
     expect(text.code).toBe(1);
     expect(text.stderr.trim()).toBe('proxyctl: no note with id "no-such-id"');
-    const json = await runCli(['notes', 'delete', 'no-such-id', '--json', '--url', dp.url]);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'PXC_ERR_UNKNOWN_NOTE', message: 'no note with id "no-such-id"' } });
   });
 
   it('refuses update without --title or --body, and a malformed --url, as usage errors (exit 2)', async () => {
-    expect((await runCli(['notes', 'update', 'x', '--url', 'http://127.0.0.1:1'])).code).toBe(2);
-    const bad = await runCli(['notes', 'list', '--url', 'ftp://host']);
+    const [update, bad] = await Promise.all([runCli(['notes', 'update', 'x', '--url', 'http://127.0.0.1:1']), runCli(['notes', 'list', '--url', 'ftp://host'])]);
+    expect(update.code).toBe(2);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--url');
   });
@@ -70,7 +72,7 @@ describe('proxyctl notes --url', () => {
 describe('proxyctl notes through the agent', () => {
   it('finds the app serving the "notes" service by itself', async () => {
     const port = await freePort();
-    const agent = await startAgent({
+    const agent = await startInProcessAgent({
       logLevel: 'info',
       config: {
         apps: [{ name: 'notes', ports: [port] }],

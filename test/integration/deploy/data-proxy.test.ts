@@ -6,7 +6,7 @@ import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
 import { ProxyctlError } from '../../../src/errors.js';
 import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
 import { freePort } from '../../helpers/echo-server.js';
-import { cleanupDataProxies, rawPost, startDataProxy, type TestDataProxy } from '../../helpers/data-proxy.js';
+import { cleanupDataProxies, closeInProcessDataProxies, rawPost, startDataProxy, startDataProxyInProcess, type InProcessDataProxy } from '../../helpers/data-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const clients: DataProxyClient[] = [];
@@ -17,15 +17,17 @@ function client(url: string, opts: ConstructorParameters<typeof DataProxyClient>
 }
 
 /** One data proxy for the protocol error tests, which do not care what the store holds. */
-let shared: TestDataProxy | undefined;
+let shared: InProcessDataProxy | undefined;
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  await cleanupDataProxies([shared]);
+  await cleanupDataProxies();
+  await closeInProcessDataProxies([shared]);
 });
 
 afterAll(async () => {
   shared = undefined;
+  await closeInProcessDataProxies();
   await cleanupDataProxies();
   await cleanupAgents();
 });
@@ -48,14 +50,14 @@ async function rpcError(p: Promise<unknown>): Promise<DataProxyRpcError> {
 describe('data proxy: methods', () => {
   it('answers Ready with its pid, version and layout', async () => {
     const db = join(tempDir(), 'notes');
-    const dp = await startDataProxy({ db, shards: 3 });
+    const dp = await startDataProxyInProcess({ db, shards: 3 });
     const ready = await client(dp.url).ready();
     expect(ready).toMatchObject({ ready: true, pid: dp.pid, shards: 3, db });
     expect(ready.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('creates, lists, reads, updates and deletes notes', async () => {
-    const dp = await startDataProxy({ db: join(tempDir(), 'notes') });
+    const dp = await startDataProxyInProcess({ db: join(tempDir(), 'notes') });
     const c = client(dp.url);
     expect(await c.listNotes()).toEqual([]);
     const a = await c.createNote('first', 'body a');
@@ -79,7 +81,7 @@ describe('data proxy: methods', () => {
   });
 
   it('answers a missing note with error -32001 PXC_ERR_UNKNOWN_NOTE for read, update and delete', async () => {
-    const dp = await startDataProxy({ db: join(tempDir(), 'notes') });
+    const dp = await startDataProxyInProcess({ db: join(tempDir(), 'notes') });
     const c = client(dp.url);
     for (const p of [c.readNote('nope'), c.updateNote('nope', { title: 't' }), c.deleteNote('nope')]) {
       const err = await rpcError(p);
@@ -90,7 +92,7 @@ describe('data proxy: methods', () => {
   });
 
   it('counts calls per method and store accesses per shard in ExportShardStats', async () => {
-    const dp = await startDataProxy({ db: join(tempDir(), 'notes'), shards: 2 });
+    const dp = await startDataProxyInProcess({ db: join(tempDir(), 'notes'), shards: 2 });
     const c = client(dp.url);
     const notes: Note[] = [];
     for (let i = 0; i < 6; i++) notes.push(await c.createNote(`n${i}`, 'b'));
@@ -119,7 +121,7 @@ describe('data proxy: methods', () => {
 
 describe('data proxy: protocol errors', () => {
   beforeAll(async () => {
-    shared = await startDataProxy({ db: join(tempDir(), 'notes') });
+    shared = await startDataProxyInProcess({ db: join(tempDir(), 'notes') });
   });
 
   it('refuses unknown methods with -32601 naming them', async () => {

@@ -1,15 +1,17 @@
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceInfo, ServiceSummary } from '../../../src/deploy/controller.js';
-import { cleanupAgents, startAgent, type TestAgent } from '../../helpers/agent.js';
+import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const FAKE = resolve(import.meta.dirname, '../../helpers/fake-service.mjs');
-const agents: TestAgent[] = [];
+const agents: InProcessAgent[] = [];
 
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await closeInProcessAgents();
   await cleanupAgents();
 });
 
@@ -38,7 +40,7 @@ async function config() {
 describe('services across reload and shutdown', () => {
   it('deploys a service added by a reload, stops one removed by a reload', async () => {
     const { svc, ...cfg } = await config();
-    const agent = await startAgent({ config: cfg, logLevel: 'info' });
+    const agent = await startInProcessAgent({ config: cfg, logLevel: 'info' });
     agents.push(agent);
     await waitFor('web READY', async () => (await agent.rpc<ServiceInfo>('service.info', { service: 'web' })).state === 'READY');
     const web = (await agent.rpc<ServiceInfo>('service.info', { service: 'web' })).current!;
@@ -56,7 +58,7 @@ describe('services across reload and shutdown', () => {
 
   it('names a deploy result the same way in service info, service list and deploy --wait ("succeeded")', async () => {
     const { svc, ...cfg } = await config();
-    const agent = await startAgent({ config: cfg, logLevel: 'info' });
+    const agent = await startInProcessAgent({ config: cfg, logLevel: 'info' });
     agents.push(agent);
     await waitFor('web READY', async () => (await agent.rpc<ServiceInfo>('service.info', { service: 'web' })).state === 'READY');
     const info = await agent.cli(['service', 'info', 'web']);
@@ -68,15 +70,14 @@ describe('services across reload and shutdown', () => {
 
   it('stops every instance when the agent shuts down', async () => {
     const { svc, ...cfg } = await config();
+    // Spawned: the instances' output goes to the agent process's stderr, which is what is checked here.
     const agent = await startAgent({ config: { ...cfg, services: [svc('web', 'web'), svc('api', 'api')] }, logLevel: 'info' });
-    agents.push(agent);
     const pids = await waitFor('both READY', async () => {
       const list = await agent.rpc<ServiceSummary[]>('service.list');
       return list.every((s) => s.state === 'READY') ? list.map((s) => s.current!.pid!) : null;
     });
     expect(pids.every(alive)).toBe(true);
     expect(await agent.stop()).toBe(0);
-    agents.splice(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
     expect(agent.stderr()).toMatch(/web@v1 \| fake-service: got SIGTERM/);
     expect(agent.stderr()).toMatch(/api@v1 \| fake-service: got SIGTERM/);

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { cleanupNginx, hasNginx, startNginx, type Nginx } from '../../helpers/nginx.js';
 import { waitFor } from '../../helpers/wait.js';
 import { add, info, sha256File, waitJob } from './helpers.js';
@@ -30,7 +31,7 @@ async function subscribe(socket: string, topics: string[]): Promise<{ events: Ar
   return { events, close: () => s.destroy() };
 }
 
-/** `proxyctl download …` as a user runs it: one agent and one nginx for the file, the CLI spawned per case. */
+/** `proxyctl download …` as a user runs it: one agent (in-process) and one nginx for the file, the CLI spawned per case. */
 
 /** `proxyctl download watch ARGS`, running (its output read as it comes). */
 function watchCli(args: string[]): { stdout(): string; exited: Promise<number | null> } {
@@ -42,15 +43,16 @@ function watchCli(args: string[]): { stdout(): string; exited: Promise<number | 
 }
 
 const PART = 256 * 1024;
-let agent: TestAgent;
+let agent: InProcessAgent;
 let n: Nginx;
 
 beforeAll(async () => {
   n = await startNginx({ limitRate: 1024 * 1024 });
-  agent = await startAgent({ config: { downloads: { part_size: PART, max_active: 1 }, proxy: { health_check: false } } });
+  agent = await startInProcessAgent({ config: { downloads: { part_size: PART, max_active: 1 }, proxy: { health_check: false } } });
 });
 
 afterAll(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await cleanupNginx();
 });
@@ -114,14 +116,15 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     const busy = await add(agent, { url: n.url('limited/slow.bin') });
     const waiting = await add(agent, { url: n.url('next.bin') });
     const watch = watchCli([String(busy), String(waiting)]);
-    await waitFor('the waiting line', () => watch.stdout().includes(`download ${waiting}: queued`), { timeoutMs: 20_000 });
+    // The deadline covers the CLI's start on a loaded machine.
+    await waitFor('the waiting line', () => watch.stdout().includes(`download ${waiting}: queued`), { timeoutMs: 60_000 });
     await agent.rpc('download.pause', { id: busy });
     expect(await watch.exited).toBe(1);
     expect(watch.stdout()).toMatch(new RegExp(`^download ${waiting}: queued, waiting for a free slot \\(downloads\\.max_active\\)$`, 'm'));
     expect(watch.stdout()).toMatch(new RegExp(`^download ${busy}: paused at [\\d.]+ \\S+ \\([\\d.]+%\\); continue it with: proxyctl download resume ${busy}$`, 'm'));
     expect(watch.stdout()).toMatch(new RegExp(`^download ${waiting}: done, `, 'm'));
     await agent.rpc('download.cancel', { id: busy });
-  });
+  }, 120_000);
 
   it('Ctrl-C during add --wait stops the watch, says the job keeps running and how to stop it', async () => {
     n.addFile('c.bin', 8 * 1024 * 1024);
@@ -131,7 +134,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const id = Number(await waitFor('the job id', () => /^(\d+)$/m.exec(stdout)?.[1]));
+    const id = Number(await waitFor('the job id', () => /^(\d+)$/m.exec(stdout)?.[1], { timeoutMs: 60_000 }));
     await waitJob(agent, id, (j) => j.bytes > 0);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
@@ -157,14 +160,15 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
       [2, ['X-Token'], 2],
     ]);
 
-    writeFileSync(file, `${n.url('i/one.bin')}\n  dest=again.bin\n${n.url('i/two.bin')}\n  dest=../escape.bin\n`);
-    const bad = await agent.cli(['download', 'add', '-i', file]);
+    const badFile = join(agent.stateDir, 'bad-jobs.txt');
+    writeFileSync(badFile, `${n.url('i/one.bin')}\n  dest=again.bin\n${n.url('i/two.bin')}\n  dest=../escape.bin\n`);
+    const usageFile = join(agent.stateDir, 'usage-jobs.txt');
+    writeFileSync(usageFile, `${n.url('i/one.bin')}\n  speed=fast\n`);
+    const [bad, usage] = await Promise.all([agent.cli(['download', 'add', '-i', badFile]), agent.cli(['download', 'add', '-i', usageFile])]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(new RegExp(`^proxyctl: ${file.replace(/[./]/g, '\\$&')}:3: destination "\\.\\./escape\\.bin" leaves`, 'm'));
-    writeFileSync(file, `${n.url('i/one.bin')}\n  speed=fast\n`);
-    const usage = await agent.cli(['download', 'add', '-i', file]);
+    expect(bad.stderr).toMatch(new RegExp(`^proxyctl: ${badFile.replace(/[./]/g, '\\$&')}:3: destination "\\.\\./escape\\.bin" leaves`, 'm'));
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/jobs\.txt:2: unknown option "speed"/);
+    expect(usage.stderr).toMatch(/usage-jobs\.txt:2: unknown option "speed"/);
     expect((await agent.rpc<unknown[]>('download.list', {})).length).toBe(before + 2);
   });
 
@@ -179,8 +183,10 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
       [['download', 'add', 'ftp://h/x'], 1, /unsupported scheme "ftp"/],
       [['download', 'add', 'http://h/x', '--dest', 'sub/dir/', '--max-rate', '1M'], 1, /names a directory/],
     ];
-    for (const [args, code, msg] of cases) {
-      const r = await agent.cli(args);
+    // Independent runs: at once.
+    const results = await Promise.all(cases.map(([args]) => agent.cli(args)));
+    for (const [i, [args, code, msg]] of cases.entries()) {
+      const r = results[i]!;
       expect(r.code, args.join(' ')).toBe(code);
       expect(r.stderr, args.join(' ')).toMatch(msg);
     }

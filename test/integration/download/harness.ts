@@ -4,6 +4,7 @@ import pino from 'pino';
 import { parseConfig } from '../../../src/config/load.js';
 import { NO_EVENTS } from '../../../src/control/events.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
+import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import type { Subsystem } from '../../../src/agent/subsystem.js';
 import type { JobView } from '../../../src/download/job.js';
 import { createDownloads } from '../../../src/download/subsystem.js';

@@ -19,8 +19,9 @@ afterEach(async () => {
 });
 
 describe.each(ENGINES)('backpressure (real agent), %s engine', (engine) => {
-  it('1 GiB to a slow reader arrives byte-exact (sha256) and the proxy’s memory does not grow with it (< 50 MB)', { timeout: 120_000 }, async () => {
-    const total = 1024 ** 3;
+  it('64 MiB to a slow reader arrive byte-exact (sha256); the writer is held back and the proxy’s memory does not grow with the stream', { timeout: 120_000 }, async () => {
+    // Enough to pass through every socket buffer on the way several times over; a relay that buffers instead of pausing its source holds it all.
+    const total = 64 * 1024 * 1024;
     let received = 0;
     const sinkHash = createHash('sha256');
     const sentHash = createHash('sha256');
@@ -83,7 +84,7 @@ describe.each(ENGINES)('backpressure (real agent), %s engine', (engine) => {
       return blocked && sent === before;
     });
     // What is in flight: socket buffers of three sockets and the kernel's, not the stream.
-    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    expect(sent).toBeLessThan(total / 2);
     // Phase 2: a slow reader: reads 20 ms out of every 40 until everything arrived.
     let slowReader = true;
     const slow = setInterval(() => {
@@ -99,6 +100,7 @@ describe.each(ENGINES)('backpressure (real agent), %s engine', (engine) => {
     await waitFor('all bytes at the sink', () => received === total, { timeoutMs: 100_000 });
     expect(sinkHash.digest('hex')).toBe(sentHash.digest('hex'));
     clearInterval(sampler);
-    expect(peak - baseline).toBeLessThan(50 * 1024 * 1024);
+    // Seen here: ~0 (native) and ~20 MB (node: garbage not yet collected); a relay holding the stream would grow by all 64 MiB.
+    expect(peak - baseline).toBeLessThan((total * 3) / 4);
   });
 });

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 import { StatsExporter } from '../../../src/stats/prometheus.js';
-import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
 import { openFooClient, startFooServer } from '../../helpers/foo-server.js';
 import { closeTestServers } from '../../helpers/servers.js';
@@ -29,6 +30,7 @@ function parseExposition(text: string): Map<string, { type: string; samples: { l
 }
 
 afterEach(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await closeTestServers();
 });
@@ -83,7 +85,7 @@ describe('Prometheus exposition', () => {
     const e = await startEchoServer();
     const f = await startFooServer();
     const [pe, pf, pm] = [await freePort(), await freePort(), await freePort()];
-    const agent = await startAgent({
+    const agent = await startInProcessAgent({
       config: {
         metrics: { listen: `127.0.0.1:${pm}` },
         apps: [

@@ -2,11 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AppInfo } from '../../../src/forward/app.js';
 import type { AppSummary } from '../../../src/forward/commands.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent } from '../../helpers/in-process-agent.js';
 import { connectAndWaitClose, freePort, openEchoClient, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
 import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
 
 afterEach(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await closeTestServers();
 });
@@ -16,7 +18,7 @@ describe('hot reload of apps (real agent)', () => {
     const [e1, e2] = [await startEchoServer(), await startEchoServer()];
     const [p1, p2] = [await freePort(), await freePort()];
     const fly = { Apps: [{ Name: 'echo', Ports: [p1, p2], Targets: [e1.address, e2.address] }] };
-    const agent = await startAgent({ config: { ...fly, apps: [] } });
+    const agent = await startInProcessAgent({ config: { ...fly, apps: [] } });
     expect((await roundTrip(p1, 'one')).toString()).toBe('one');
     expect((await roundTrip(p2, 'two')).toString()).toBe('two');
     const longLived = await openEchoClient(p1); // round-robin: e1
@@ -50,7 +52,7 @@ describe('hot reload of apps (real agent)', () => {
   it('a long-lived connection keeps flowing across a reload that removes its app; the removed port refuses', async () => {
     const e = await startEchoServer();
     const [p1, p2] = [await freePort(), await freePort()];
-    const agent = await startAgent({ config: { apps: [{ name: 'old', ports: [p1], targets: [e.address] }] } });
+    const agent = await startInProcessAgent({ config: { apps: [{ name: 'old', ports: [p1], targets: [e.address] }] } });
     const c = await openEchoClient(p1);
     expect(await c.echo('a')).toBe('a');
     agent.writeConfig({ apps: [{ name: 'new', ports: [p2], targets: [e.address] }] });
@@ -87,7 +89,7 @@ describe('hot reload of apps (real agent)', () => {
     const e = await startEchoServer();
     const [p1, p2] = [await freePort(), await freePort()];
     const busy = await startEchoServer();
-    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [p1], targets: [e.address] }] } });
+    const agent = await startInProcessAgent({ config: { apps: [{ name: 'web', ports: [p1], targets: [e.address] }] } });
     agent.writeConfig({
       apps: [
         { name: 'web', ports: [p1], bind: '999.1.1.1', targets: [e.address] },
@@ -108,7 +110,7 @@ describe('hot reload of apps (real agent)', () => {
   it('an invalid reload changes nothing and names the problem', async () => {
     const e = await startEchoServer();
     const [p1, p2] = [await freePort(), await freePort()];
-    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [p1], targets: [e.address] }] } });
+    const agent = await startInProcessAgent({ config: { apps: [{ name: 'web', ports: [p1], targets: [e.address] }] } });
     agent.writeConfig({ apps: [{ name: 'web', ports: [p2], targets: [e.address] }, { name: 'dup', ports: [p2], targets: ['nohost'] }] });
     const r = await agent.cli(['agent', 'reload']);
     expect(r.code).toBe(1);

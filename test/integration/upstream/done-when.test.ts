@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { ForwardProxy } from '../../helpers/forward-proxy.js';
 import { cleanupTinyproxies, hasTinyproxy, startTinyproxy } from '../../helpers/tinyproxy.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -12,6 +13,7 @@ import type { HealthRow, ProxyInfo } from '../../../src/upstream/commands.js';
 
 const proxies: ForwardProxy[] = [];
 afterEach(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await cleanupTinyproxies();
   await Promise.all(proxies.splice(0).map((p) => p.close()));
@@ -23,7 +25,7 @@ describe('issue 4: done when', () => {
     const p2 = await ForwardProxy.start();
     proxies.push(p1, p2);
     const healthyRate = 2;
-    const agent = await startAgent({ config: { proxy: { http_proxy: `http://127.0.0.1:${p1.port}|http://127.0.0.1:${p2.port};DIRECT`, healthy_check_rate: healthyRate } } });
+    const agent = await startInProcessAgent({ config: { proxy: { http_proxy: `http://127.0.0.1:${p1.port}|http://127.0.0.1:${p2.port};DIRECT`, healthy_check_rate: healthyRate } } });
 
     const before = await agent.cli(['proxy', 'info', '--json']);
     expect(before.code).toBe(0);
@@ -66,7 +68,7 @@ describe.skipIf(!hasTinyproxy())('the agent with tinyproxy (Debian) as its upstr
     try {
       const tp = await startTinyproxy();
       const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/healthz`;
-      const agent = await startAgent({ config: { proxy: { http_proxy: `${tp.url};DIRECT`, health_check_url: url, healthy_check_rate: 1, unhealthy_check_rate: 0.5 } } });
+      const agent = await startInProcessAgent({ config: { proxy: { http_proxy: `${tp.url};DIRECT`, health_check_url: url, healthy_check_rate: 1, unhealthy_check_rate: 0.5 } } });
       const row = async () => (await agent.rpc<HealthRow[]>('proxy.health')).find((x) => x.proxy === tp.url)!;
       await waitFor('a probe through tinyproxy', async () => (await row()).last_check !== null);
       expect(await row()).toMatchObject({ state: 'healthy', failures: 0 });

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, startAgent, type TestAgent } from '../../helpers/agent.js';
+import { cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { ForwardProxy } from '../../helpers/forward-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 import type { HealthRow, ProxyInfo } from '../../../src/upstream/commands.js';
@@ -16,18 +17,19 @@ async function proxy(): Promise<ForwardProxy> {
 }
 
 afterEach(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 
-const row = async (agent: TestAgent, address: string) => (await agent.rpc<HealthRow[]>('proxy.health')).find((r) => r.proxy === address)!;
+const row = async (agent: InProcessAgent, address: string) => (await agent.rpc<HealthRow[]>('proxy.health')).find((r) => r.proxy === address)!;
 
 describe('health checker', () => {
   it('marks a stopped proxy unhealthy within 2 × healthy_check_rate and healthy within 2 × unhealthy_check_rate after it returns', async () => {
     const [p1, p2] = [await proxy(), await proxy()];
     const healthyRate = 2;
     const unhealthyRate = 1;
-    const agent = await startAgent({ config: { proxy: { http_proxy: `${p1.url}|${p2.url};DIRECT`, healthy_check_rate: healthyRate, unhealthy_check_rate: unhealthyRate } } });
+    const agent = await startInProcessAgent({ config: { proxy: { http_proxy: `${p1.url}|${p2.url};DIRECT`, healthy_check_rate: healthyRate, unhealthy_check_rate: unhealthyRate } } });
     // First probes run at start.
     await waitFor('first probe of P2', async () => (await row(agent, p2.url)).last_check !== null);
     expect(await row(agent, p2.url)).toMatchObject({ state: 'healthy', group: 0 });
@@ -48,7 +50,7 @@ describe('health checker', () => {
 
   it('switches group when all of group 0 dies, logs why, and goes back after reset_after once group 0 answers', async () => {
     const [p1, p2] = [await proxy(), await proxy()];
-    const agent = await startAgent({ config: { proxy: { http_proxy: `${p1.url};${p2.url}`, healthy_check_rate: 1, unhealthy_check_rate: 0.5, reset_after: 2 } } });
+    const agent = await startInProcessAgent({ config: { proxy: { http_proxy: `${p1.url};${p2.url}`, healthy_check_rate: 1, unhealthy_check_rate: 0.5, reset_after: 2 } } });
     await waitFor('first probe of P1', async () => (await row(agent, p1.url)).last_check !== null);
     const r0 = (await agent.rpc<ProxyInfo>('proxy.info')).revision;
 
@@ -79,7 +81,7 @@ describe('health checker', () => {
     try {
       const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/probe`;
       const p1 = await proxy();
-      const agent = await startAgent({ config: { proxy: { http_proxy: p1.url, healthy_check_rate: 0.2, health_check_url: url } } });
+      const agent = await startInProcessAgent({ config: { proxy: { http_proxy: p1.url, healthy_check_rate: 0.2, health_check_url: url } } });
       await waitFor('three probes through the proxy', () => p1.requests >= 3);
       expect(p1.log[0]).toMatchObject({ method: 'GET', target: url });
       // The origin's 404 means the proxy works.
@@ -87,7 +89,7 @@ describe('health checker', () => {
       p1.mode = 'bad-gateway';
       await waitFor('P1 unhealthy on 502', async () => (await row(agent, p1.url)).state === 'unhealthy');
       expect((await agent.rpc<HealthRow[]>('proxy.health'))[0]!.last_error).toBe('probe: HTTP 502');
-      expect(await agent.stop()).toBe(0);
+      expect(await agent.stop()).toEqual([]);
     } finally {
       await new Promise<void>((r) => origin.close(() => r()));
     }

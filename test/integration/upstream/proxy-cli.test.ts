@@ -1,16 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, startAgent } from '../../helpers/agent.js';
+import { cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import type { ProxyInfo } from '../../../src/upstream/commands.js';
 
 /** `proxyctl proxy …`: thin commands over the proxy.* methods; --json prints what the socket returned. */
 
-afterEach(cleanupAgents);
+afterEach(async () => {
+  await closeInProcessAgents();
+  await cleanupAgents();
+});
 
 const config = { proxy: { http_proxy: 'http://127.0.0.1:9|http://127.0.0.1:10;DIRECT', health_check: false } };
 
 describe('proxyctl proxy', () => {
   it('prints info, health and policy, with the same data under --json', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     const human = await agent.cli(['proxy', 'info']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^Load-balance groups:\n\[0\] .*\n\[1\] DIRECT\nActive proxy: \[0\] http:\/\/127\.0\.0\.1:(9|10)\n/);
@@ -23,7 +27,7 @@ describe('proxyctl proxy', () => {
   });
 
   it('changes the list, group and fallbacks, each saying the new state in a line, and printing it as proxy info does under --json', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     const line = async (args: string[]) => {
       const r = await agent.cli(args);
       expect(r.code, r.stderr).toBe(0);
@@ -44,7 +48,7 @@ describe('proxyctl proxy', () => {
   });
 
   it('refuses `proxy set` without SPEC when stdin is not a terminal (exit 2), and a bad SPEC (exit 1)', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     const none = await agent.cli(['proxy', 'set']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/missing SPEC/);

@@ -1,22 +1,26 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { waitFor } from '../../helpers/wait.js';
 import type { ProxyInfo } from '../../../src/upstream/commands.js';
 
 /** Every `proxy *` talk command's reply text, the CLI around them, and persistence until `proxy reset`. */
 
-afterEach(cleanupAgents);
+afterEach(async () => {
+  await closeInProcessAgents();
+  await cleanupAgents();
+});
 
 // No health checker here: these proxies do not exist, and the tests are about the commands.
 const config = { proxy: { http_proxy: 'http://127.0.0.1:9|http://127.0.0.1:10;DIRECT', health_check: false } };
 
-const info = (agent: TestAgent) => agent.rpc<ProxyInfo>('proxy.info');
+const info = (agent: InProcessAgent) => agent.rpc<ProxyInfo>('proxy.info');
 
 describe('proxy talk commands', () => {
   it('answer in the documented text', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     const text = await agent.talk('proxy info');
     expect(text).toMatch(/^Load-balance groups:\n\[0\] http:\/\/127\.0\.0\.1:9 \(unknown, 127\.0\.0\.1\), http:\/\/127\.0\.0\.1:10 \(unknown, 127\.0\.0\.1\)\n\[1\] DIRECT\nActive proxy: \[0\] http:\/\/127\.0\.0\.1:(9|10)\nRevision: \d+\nPolicy: default\n$/);
 
@@ -47,7 +51,7 @@ describe('proxy talk commands', () => {
   });
 
   it('refuse a malformed string naming the bad token, and keep the running list', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     const before = await info(agent);
     expect(await agent.talk('proxy set http://127.0.0.1:11||http://127.0.0.1:12')).toBe('error: http_proxy: empty member 1 in group 0 ("http://127.0.0.1:11||http://127.0.0.1:12")\n');
     expect(await agent.talk('proxy set http://127.0.0.1:99999')).toMatch(/^error: .*port 99999 out of range/);
@@ -64,13 +68,13 @@ describe('proxy talk commands', () => {
 describe('run-time changes', () => {
   it('survive an agent restart until proxy reset', async () => {
     const stateDir = tempDir();
-    let agent = await startAgent({ config, stateDir });
+    let agent = await startInProcessAgent({ config, stateDir });
     await agent.talk('proxy set http://127.0.0.1:21|http://127.0.0.1:22');
     await agent.talk('proxy fallback http://127.0.0.1:23');
     await agent.talk('proxy policy sharding');
     await agent.stop();
 
-    agent = await startAgent({ config, stateDir });
+    agent = await startInProcessAgent({ config, stateDir });
     let i = await info(agent);
     expect(i.spec).toBe('http://127.0.0.1:21|http://127.0.0.1:22');
     expect(i.fallback_spec).toBe('http://127.0.0.1:23');
@@ -78,7 +82,7 @@ describe('run-time changes', () => {
     expect(await agent.talk('proxy reset')).toBe('OK\n');
     await agent.stop();
 
-    agent = await startAgent({ config, stateDir });
+    agent = await startInProcessAgent({ config, stateDir });
     i = await info(agent);
     expect(i.spec).toBe('http://127.0.0.1:9|http://127.0.0.1:10;DIRECT');
     expect(i.first_fallback_group).toBeNull();
@@ -86,7 +90,7 @@ describe('run-time changes', () => {
   });
 
   it('stay over a config reload, which still applies to the rest', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     await agent.talk('proxy set http://127.0.0.1:31');
     agent.writeConfig({ proxy: { ...config.proxy, http_proxy: 'http://127.0.0.1:32', policy: 'sharding' } });
     expect(await agent.talk('reload')).toBe('OK\n');
@@ -100,7 +104,7 @@ describe('run-time changes', () => {
 
 describe('config reload', () => {
   it('applies a changed proxy string as a new revision, leaves an unchanged one alone, and keeps the list on a bad file', async () => {
-    const agent = await startAgent({ config });
+    const agent = await startInProcessAgent({ config });
     const r0 = (await info(agent)).revision;
     agent.writeConfig({ proxy: { ...config.proxy, min_healthy: 2 } });
     expect(await agent.talk('reload')).toBe('OK\n');
@@ -126,7 +130,7 @@ describe('custom policy module', () => {
     writeFileSync(good, 'export function setPreferredProxy(job) { job.order = job.members.map((_, i) => i); job.index = 0; }\nexport function handleFailure(job) { job.index++; }\n');
     const broken = join(dir, 'broken.mjs');
     writeFileSync(broken, 'export function setPreferredProxy() {}\n');
-    const agent = await startAgent({ config: { proxy: { ...config.proxy, policy: good } } });
+    const agent = await startInProcessAgent({ config: { proxy: { ...config.proxy, policy: good } } });
     // The socket answers before the subsystems finished starting: the module loads asynchronously.
     await waitFor('the policy module loaded', async () => (await agent.talk('proxy policy')) === `${good}\n`);
     expect(await agent.talk(`proxy policy ${broken}`)).toBe(`error: proxy policy "${broken}" refused: the control socket sets only the built-in policies (default, sharding); name a policy module in the config file (proxy.policy) and reload\n`);
