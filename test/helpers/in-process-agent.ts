@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
+import { talkRenderers } from '../../src/ui/render/talk.js';
 import type { StepOutcome } from '../../src/agent/shutdown.js';
 import { runCli, rpcCall, talkLine, tempDir, type CliResult } from './agent.js';
 
@@ -89,6 +90,8 @@ export async function startInProcessAgent(opts: InProcessAgentOptions = {}): Pro
     // As the entry point does: the reply goes out first, then the agent closes.
     onShutdownRequest: () => void setImmediate(() => void stop()),
     allowPartial: opts.allowPartial ?? false,
+    // As `agent start` hands them in: talk replies laid out as a spawned agent lays them out.
+    talkRenderers: async () => talkRenderers,
   });
   const started = agent;
   const handle: InProcessAgent = {

@@ -46,7 +46,7 @@ async function serve(opts: Partial<ControlServerOptions> = {}): Promise<Harness>
   const stats = new StatsRegistry();
   let reloadError: string | null = null;
   registry.add(...coreCommands({
-    info: () => ({ pid: 42, version: '9.9.9', uptime_s: 1, socket: 'x', state_dir: 'y', config_path: null }),
+    info: () => ({ pid: 42, version: '9.9.9', uptime_s: 1, socket: 'x', state_dir: 'y', config_path: null, engine: null }),
     reload: async () => {
       // As the agent's reload does: real file I/O before the answer, so the reply comes after the client's FIN was read.
       await readFile(import.meta.filename);
@@ -290,7 +290,7 @@ describe('backpressure and limits', () => {
     const s = await connect(h.path);
     const count = 1000; // 1000 × 32 KiB replies = 31 MiB if nothing held the agent back
     s.write(Array.from({ length: count }, (_, i) => rpc(i, 'test.big', { n: i })).join('\n') + '\n');
-    await waitFor('the connection paused', () => h.stats.snapshot().control.paused_connections === 1);
+    await waitFor('the connection paused', () => (h.stats.snapshot().control as Record<string, number>).paused_connections === 1);
     // Paused: 1 MiB unsent (32 replies), what the kernel's socket buffer took, and the requests in flight.
     expect(h.bigCalls()).toBeLessThan(MAX_IN_FLIGHT + 32 + 32);
     const r = lines(s);
@@ -304,7 +304,7 @@ describe('backpressure and limits', () => {
     const s = await connect(h.path);
     const r = lines(s);
     s.write(Array.from({ length: 100 }, (_, i) => rpc(i, 'test.slow', { n: i })).join('\n') + '\n');
-    await waitFor('the connection paused', () => h.stats.snapshot().control.paused_connections === 1);
+    await waitFor('the connection paused', () => (h.stats.snapshot().control as Record<string, number>).paused_connections === 1);
     expect(h.slowStarted()).toBe(MAX_IN_FLIGHT);
     // Another connection is not held up by this one.
     expect(await halfClose(h.path, 'pid\n')).toBe('42\n');
@@ -319,12 +319,12 @@ describe('backpressure and limits', () => {
   it('refuses connections over control.max_connections with an error, and serves again once one closes', async () => {
     const h = await serve({ maxConnections: 5 });
     const idle = await Promise.all(Array.from({ length: 5 }, () => connect(h.path)));
-    await waitFor('5 connections open', () => h.stats.snapshot().control.active_connections === 5);
+    await waitFor('5 connections open', () => (h.stats.snapshot().control as Record<string, number>).active_connections === 5);
     const refused = await connect(h.path);
     expect(await readAll(refused)).toBe('error: too many control connections (control.max_connections is 5); try again later\n');
-    expect(h.stats.snapshot().control.refused).toBe(1);
+    expect((h.stats.snapshot().control as Record<string, number>).refused).toBe(1);
     idle[0]!.destroy();
-    await waitFor('a slot free', () => h.stats.snapshot().control.active_connections === 4);
+    await waitFor('a slot free', () => (h.stats.snapshot().control as Record<string, number>).active_connections === 4);
     expect(await halfClose(h.path, 'pid\n')).toBe('42\n');
     for (const s of idle) s.destroy();
   });

@@ -61,7 +61,7 @@ async function client(path: string) {
   return { socket: s, lines, send };
 }
 
-const phase = (n: number) => ({ service: 'notes', deploy: n, kind: 'deploy', version: n + 1, from_version: n, state: 'READY', result: 'succeeded' as const, error: null });
+const phase = (n: number) => ({ service: 'notes', deploy: n, kind: 'deploy', version: n + 1, from_version: n, state: 'READY', batch: null, result: 'succeeded' as const, error: null });
 
 describe('events on the control socket', () => {
   it('subscribes to topics and receives each event as an "event" notification, and nothing of other topics', async () => {

@@ -28,10 +28,10 @@ function service(name: string, over: Partial<ServiceSummary> = {}): ServiceSumma
 const data: DashboardData = {
   services: [service('notes'), service('other', { state: 'ROLLOUT_WAIT', previous: { ...service('x').current!, version: 2, role: 'previous', launched_at: '2026-01-02T09:58:30.000Z' } })],
   shards: [{ service: 'notes', shard: 'shard-0', total: 42, rate_1s: 3 }],
-  apps: [{ name: 'notes', protocol: 'tcp', ports: [8080], ports_listening: 1, targets_up: 2, targets_total: 2, active: 5, total: 99, request_rate_1s: null }],
-  proxy: { revision: 4, policy: 'default', active_group: 1, active_proxy: 'http://b:3128', first_fallback_group: null, spec: '', fallback_spec: '', groups: [
-    { index: 0, fallback: false, healthy: false, proxies: [{ address: 'http://a:3128', healthy: false, last_check: null, latency_ms: null, failures: 3 }] },
-    { index: 1, fallback: false, healthy: true, proxies: [{ address: 'http://b:3128', healthy: true, last_check: null, latency_ms: null, failures: 0 }] },
+  apps: [{ name: 'notes', protocol: 'tcp', ports: [8080], ports_listening: 1, targets_up: 2, targets_unknown: 0, targets_total: 2, active: 5, total: 99, request_rate_1s: null }],
+  proxy: { revision: 4, policy: 'default', active_group: 1, active_proxy: 'http://b:3128', first_fallback_group: null, reset_in_s: null, pac: null, spec: '', fallback_spec: '', groups: [
+    { index: 0, fallback: false, pac: false, healthy: false, proxies: [{ address: 'http://a:3128', state: 'unhealthy', healthy: false, addresses: null, address_error: null, last_check: null, latency_ms: null, failures: 3 }] },
+    { index: 1, fallback: false, pac: false, healthy: true, proxies: [{ address: 'http://b:3128', state: 'healthy', healthy: true, addresses: null, address_error: null, last_check: null, latency_ms: null, failures: 0 }] },
   ] },
   at: now,
 };

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers/agent.js';
-// @ts-expect-error -- plain JS build script, no type declarations
 import { renderAll } from '../../../scripts/gen-man.js';
 
 const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, { pluginName: string; hidden?: boolean; flags: Record<string, { hidden?: boolean }> }> };

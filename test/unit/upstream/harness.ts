@@ -8,6 +8,8 @@ import { toErrorPayload } from '../../../src/errors.js';
 import { StateStore } from '../../../src/state/state-db.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 import { UpstreamSubsystem, type UpstreamDeps } from '../../../src/upstream/subsystem.js';
+import { upstreamCommands } from '../../../src/upstream/commands.js';
+import { talkRenderers } from '../../../src/ui/render/talk.js';
 import { tempDir } from '../../helpers/agent.js';
 
 /**
@@ -38,8 +40,10 @@ export async function openUpstream(proxy: object, deps: UpstreamDeps = {}, dir =
   const state = new StateStore(join(dir, 'state.db'));
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
-  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...proxy } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, registry, events: NO_EVENTS };
+  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...proxy } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, events: NO_EVENTS };
   const sub = new UpstreamSubsystem(ctx, deps);
+  registry.add(...upstreamCommands(sub));
+  registry.useTalkRenderers(async () => talkRenderers);
   let closed = false;
   const u: Upstream = {
     sub,
@@ -50,7 +54,7 @@ export async function openUpstream(proxy: object, deps: UpstreamDeps = {}, dir =
         const m = registry.matchTalk(line);
         if (!m) return `error: ${registry.unknownTalk(line)}\n`;
         const result = await registry.invoke(m.command, registry.talkParams(m.command, m.args, m.rest), { dialect: 'talk' });
-        return `${registry.renderText(m.command, result)}\n`;
+        return `${await registry.renderText(m.command, result)}\n`;
       } catch (err) {
         return `error: ${toErrorPayload(err).message}\n`;
       }
