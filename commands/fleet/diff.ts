@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
 import { readFleetFile } from '../../src/cli/fleet-file.js';
 import type { FleetDiffResult } from '../../src/fleet/commands.js';
-import { renderChanges } from '../../src/fleet/documents.js';
+import { renderChanges } from '../../src/fleet/render.js';
 
 export default class FleetDiff extends ClientCommand {
   static override summary = 'Show what pushing a fleet file would change';

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { defineCommand } from '../control/registry.js';
 import { ProxyctlError } from '../errors.js';
-import { renderChanges, type FleetChange, type FleetMeta, type FleetProxyDoc } from './documents.js';
+import type { FleetChange, FleetMeta, FleetProxyDoc } from './documents.js';
 import type { FleetEvent } from './event-log.js';
 import type { NodeRecord } from './node-record.js';
-import { renderEvent, renderFleetStatus, renderRollout } from './render.js';
+import { renderChanges, renderEvent, renderFleetStatus, renderRollout } from './render.js';
 import type { RolloutRecord } from './rollout.js';
 import type { FleetWrite } from './store.js';
 

@@ -167,11 +167,3 @@ function diffValue(path: string, a: unknown, b: unknown, out: FleetChange[]): vo
   else if (isObject(a) && isObject(b)) for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) diffValue(`${path}.${k}`, a[k], b[k], out);
   else out.push({ op: 'change', path, from: a, to: b });
 }
-
-/** One line per change: `+ apps[web]: {…}`, `- services[old]`, `~ proxy.http_proxy: "DIRECT" -> "http://a:3128"`. */
-export function renderChanges(changes: readonly FleetChange[]): string {
-  if (changes.length === 0) return 'no changes';
-  return changes
-    .map((c) => (c.op === 'add' ? `+ ${c.path}: ${JSON.stringify(c.to)}` : c.op === 'remove' ? `- ${c.path}` : `~ ${c.path}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`))
-    .join('\n');
-}

@@ -1,4 +1,5 @@
 import type { FleetStatus } from './commands.js';
+import type { FleetChange } from './documents.js';
 import type { FleetEvent } from './event-log.js';
 import type { RolloutRecord } from './rollout.js';
 
@@ -48,4 +49,12 @@ export function renderRollout(r: RolloutRecord): string {
 
 export function renderEvent(e: FleetEvent): string {
   return `${e.at}  ${e.kind.padEnd(10)} ${e.message}`;
+}
+
+/** One line per change: `+ apps[web]: {…}`, `- services[old]`, `~ proxy.http_proxy: "DIRECT" -> "http://a:3128"`. */
+export function renderChanges(changes: readonly FleetChange[]): string {
+  if (changes.length === 0) return 'no changes';
+  return changes
+    .map((c) => (c.op === 'add' ? `+ ${c.path}: ${JSON.stringify(c.to)}` : c.op === 'remove' ? `- ${c.path}` : `~ ${c.path}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`))
+    .join('\n');
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../src/config/load.js';
-import { changedSections, diffDocs, docsFromFile, docsToFile, overlayFleet, renderChanges, validateDocs } from '../../../src/fleet/documents.js';
+import { changedSections, diffDocs, docsFromFile, docsToFile, overlayFleet, validateDocs } from '../../../src/fleet/documents.js';
+import { renderChanges } from '../../../src/fleet/render.js';
 
 function refusal(fn: () => unknown): readonly string[] {
   try {
