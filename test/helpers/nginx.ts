@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort } from './echo-server.js';
+import { accepts, hasBinary } from './daemon.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -53,20 +53,7 @@ export interface Nginx {
 }
 
 const BIN = process.env.NGINX_BIN ?? 'nginx';
-let available: boolean | undefined;
-
-export function hasNginx(): boolean {
-  available ??= spawnSync(BIN, ['-v'], { stdio: 'ignore' }).status === 0;
-  return available;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ port, host: '127.0.0.1' });
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
-}
+export const hasNginx = (): boolean => hasBinary(BIN);
 
 /** A self-signed certificate for 127.0.0.1, with its key, in `dir`. */
 export function selfSignedCert(dir: string): { certPath: string; keyPath: string } {

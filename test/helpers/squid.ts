@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './echo-server.js';
+import { accepts, hasBinary } from './daemon.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -23,20 +23,7 @@ export interface Squid {
 }
 
 const BIN = process.env.SQUID_BIN ?? 'squid';
-let available: boolean | undefined;
-
-export function hasSquid(): boolean {
-  available ??= spawnSync(BIN, ['-v'], { stdio: 'ignore' }).status === 0;
-  return available;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ port, host: '127.0.0.1' });
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
-}
+export const hasSquid = (): boolean => hasBinary(BIN);
 
 const live = new Set<Squid>();
 

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './echo-server.js';
+import { accepts, hasBinary } from './daemon.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -22,20 +22,7 @@ export interface Tinyproxy {
 }
 
 const BIN = process.env.TINYPROXY_BIN ?? 'tinyproxy';
-let available: boolean | undefined;
-
-export function hasTinyproxy(): boolean {
-  available ??= spawnSync(BIN, ['-v'], { stdio: 'ignore' }).status === 0;
-  return available;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ port, host: '127.0.0.1' });
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
-}
+export const hasTinyproxy = (): boolean => hasBinary(BIN);
 
 const live = new Set<Tinyproxy>();
 

@@ -1,87 +1,15 @@
-import Database from 'better-sqlite3';
-import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serviceSchema, type ServiceConfig } from '../../../src/config/schema.js';
-import { DeploymentController, type DeployRecord } from '../../../src/deploy/controller.js';
-import { ServiceHistory } from '../../../src/deploy/history.js';
-import { InstanceClient } from '../../../src/deploy/probe.js';
 import { ProxyctlError } from '../../../src/errors.js';
-import type { AppTargets } from '../../../src/forward/api.js';
-import { StatsRegistry } from '../../../src/stats/registry.js';
+import { closeControllers, FAKE, makeController, settle } from '../../helpers/controller.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const FAKE = resolve(import.meta.dirname, '../../helpers/fake-service.mjs');
-
-/** AppTargets that only records what the controller asked for. */
-class FakeTargets implements AppTargets {
-  readonly targets = new Set<string>();
-  readonly events: string[] = [];
-  hasApp(app: string): boolean {
-    return app === 'web';
-  }
-  addTarget(app: string, address: string): void {
-    this.events.push(`add ${address}`);
-    this.targets.add(address);
-  }
-  async removeTarget(app: string, address: string): Promise<void> {
-    this.events.push(`remove ${address}`);
-    this.targets.delete(address);
-  }
-  connections(): number {
-    return 0;
-  }
-}
-
-const live: DeploymentController[] = [];
-const registries: StatsRegistry[] = [];
-const clients: InstanceClient[] = [];
-
-function makeController(over: Partial<ServiceConfig> & { env?: Record<string, string> } = {}) {
-  const config = serviceSchema.parse({
-    name: 'svc',
-    app: 'web',
-    command: [process.execPath, FAKE],
-    ready: { kind: 'jsonrpc', path: '/rpc' },
-    ready_attempts: 20,
-    ready_interval: 0.05,
-    drain: 0.3,
-    stop_timeout: 2,
-    ...over,
-  });
-  const targets = new FakeTargets();
-  const stats = new StatsRegistry();
-  const client = new InstanceClient();
-  registries.push(stats);
-  clients.push(client);
-  const controller = new DeploymentController(config, {
-    targets,
-    logger: pino({ level: 'silent' }),
-    stats: stats.scope('services', { service: config.name }),
-    client,
-    placeholders: { proxyctl: '/nonexistent/run.js', node: process.execPath, state_dir: '/tmp' },
-    history: new ServiceHistory(new Database(':memory:')),
-  });
-  live.push(controller);
-  return { controller, targets, stats, config };
-}
-
-async function deployed(c: DeploymentController): Promise<DeployRecord> {
-  c.deploy();
-  return (await c.settled())!;
-}
-
-afterEach(async () => {
-  await Promise.all(live.splice(0).map((c) => c.close()));
-  for (const r of registries.splice(0)) r.close();
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-});
+afterEach(closeControllers);
 
 describe('DeploymentController', () => {
   it('gives the first deploy version 1 on a free port passed as --port and PORT, and adds it to the app', async () => {
-    const { controller, targets } = makeController({ env: { FAKE_LABEL: 'one' } });
+    const { controller, targets, client } = makeController({ env: { FAKE_LABEL: 'one' } });
     expect(controller.state).toBe('INITIAL');
-    const record = await deployed(controller);
+    const record = await settle(controller);
     expect(record).toMatchObject({ id: 1, version: 1, from_version: null, result: 'succeeded' });
     expect(record.phases.map((p) => p.state)).toEqual(['ROLLOUT_LAUNCH_NEW', 'READY']);
     const info = controller.info();
@@ -89,14 +17,14 @@ describe('DeploymentController', () => {
     expect(info.health).toBe('ok');
     expect(info.current).toMatchObject({ version: 1, role: 'current', state: 'ready' });
     expect([...targets.targets]).toEqual([info.current!.address]);
-    const who = (await clients[0]!.call('127.0.0.1', info.current!.port, '/rpc', 'Whoami', {}, 2000)) as { env_port: string; port: number; label: string };
+    const who = (await client.call('127.0.0.1', info.current!.port, '/rpc', 'Whoami', {}, 2000)) as { env_port: string; port: number; label: string };
     expect(who).toMatchObject({ env_port: String(info.current!.port), port: info.current!.port, label: 'one' });
     await waitFor('start line in the ring', () => controller.logs(10).some((l) => l.version === 1 && l.stream === 'stdout' && /listening/.test(l.line)));
   });
 
   it('rolls to current+1: both versions are targets during ROLLOUT_WAIT, then the previous is removed, gets SIGTERM and is forgotten', async () => {
     const { controller, targets } = makeController({ drain: 0.5 });
-    await deployed(controller);
+    await settle(controller);
     const v1 = controller.info().current!;
     controller.deploy();
     const during = await waitFor('ROLLOUT_WAIT', () => {
@@ -120,7 +48,7 @@ describe('DeploymentController', () => {
 
   it('refuses a deploy while one runs for the same service, at once', async () => {
     const { controller } = makeController({ drain: 5 });
-    await deployed(controller);
+    await settle(controller);
     controller.deploy();
     let err: unknown;
     try {
@@ -135,7 +63,7 @@ describe('DeploymentController', () => {
 
   it('stops a version that never gets ready and keeps the current one serving', async () => {
     const { controller, targets, config } = makeController();
-    await deployed(controller);
+    await settle(controller);
     const v1 = controller.info().current!;
     controller.updateConfig({ ...config, ready_attempts: 3, env: { FAKE_NEVER_READY: '1' } });
     controller.deploy();
@@ -156,7 +84,7 @@ describe('DeploymentController', () => {
   it('fails a deploy fast when the new version exits before it is ready, naming the exit code', async () => {
     const { controller } = makeController({ env: { FAKE_EXIT_AT_START: '3' }, ready_interval: 1, ready_attempts: 30 });
     const started = Date.now();
-    const record = await deployed(controller);
+    const record = await settle(controller);
     expect(record.result).toBe('failed');
     expect(record.error).toMatch(/exited \(exit code 3\)/);
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -166,7 +94,7 @@ describe('DeploymentController', () => {
 
   it('reports an instance killed with SIGKILL: exit signal and time in info, service degraded, taken out of the app', async () => {
     const { controller, targets } = makeController({ restart: 'never' });
-    await deployed(controller);
+    await settle(controller);
     const v1 = controller.info().current!;
     process.kill(v1.pid!, 'SIGKILL');
     const info = await waitFor('exit reported', () => {
@@ -179,14 +107,14 @@ describe('DeploymentController', () => {
     expect(info.degraded_reason).toMatch(/svc@v1 \(current\) exited on its own .*killed by SIGKILL/);
     await waitFor('target removed', () => !targets.targets.has(v1.address));
     // The next deploy replaces it without a drain and clears the report.
-    const record = await deployed(controller);
+    const record = await settle(controller);
     expect(record.result).toBe('succeeded');
     expect(controller.info()).toMatchObject({ health: 'ok', degraded_reason: null, current: { version: 2 } });
   });
 
   it('keeps the previous version when the new one dies during ROLLOUT_WAIT, and records the deploy as failed', async () => {
     const { controller, targets } = makeController({ drain: 30 });
-    await deployed(controller);
+    await settle(controller);
     const v1 = controller.info().current!;
     controller.deploy();
     const v2 = await waitFor('ROLLOUT_WAIT', () => (controller.state === 'ROLLOUT_WAIT' ? controller.info().current : null));
@@ -200,9 +128,9 @@ describe('DeploymentController', () => {
 
   it('sends SIGKILL after stop_timeout to an instance that ignores SIGTERM', async () => {
     const { controller } = makeController({ env: { FAKE_IGNORE_TERM: '1' }, stop_timeout: 0.3, drain: 0 });
-    await deployed(controller);
+    await settle(controller);
     const v1 = controller.info().current!;
-    const record = await deployed(controller);
+    const record = await settle(controller);
     expect(record.result).toBe('succeeded');
     expect(controller.logs(1000).some((l) => l.version === 1 && /ignoring it/.test(l.line))).toBe(true);
     expect(() => process.kill(v1.pid!, 0)).toThrow();
@@ -210,7 +138,7 @@ describe('DeploymentController', () => {
 
   it('pulls ExportShardStats into per-instance requests and per-shard totals', async () => {
     const { controller, stats } = makeController();
-    await deployed(controller);
+    await settle(controller);
     await controller.pullStats();
     const info = controller.info();
     expect(info.current!.requests).not.toBeNull();
@@ -219,20 +147,20 @@ describe('DeploymentController', () => {
   });
 
   it('keeps what a retired version served since the last pull in the shard totals (a last pull before SIGTERM)', async () => {
-    const { controller } = makeController();
-    await deployed(controller);
+    const { controller, client } = makeController();
+    await settle(controller);
     const v1 = controller.info().current!;
     await controller.pullStats();
     const before = controller.info().shards['shard-0']!.total;
-    for (let i = 0; i < 5; i++) await clients[0]!.call('127.0.0.1', v1.port, '/rpc', 'Whoami', {}, 2000);
-    await deployed(controller);
+    for (let i = 0; i < 5; i++) await client.call('127.0.0.1', v1.port, '/rpc', 'Whoami', {}, 2000);
+    await settle(controller);
     expect(controller.info().current!.version).toBe(2);
     expect(controller.info().shards['shard-0']!.total).toBeGreaterThanOrEqual(before + 5);
   });
 
   it('stops asking an instance that does not offer ExportShardStats', async () => {
     const { controller } = makeController({ env: { FAKE_NO_STATS: '1' } });
-    await deployed(controller);
+    await settle(controller);
     await controller.pullStats();
     await controller.pullStats();
     expect(controller.info().current!.requests).toBeNull();
@@ -250,7 +178,7 @@ describe('DeploymentController', () => {
     targets.addTarget = () => {
       throw new Error('app is closing');
     };
-    const record = await deployed(controller);
+    const record = await settle(controller);
     expect(record).toMatchObject({ result: 'failed', error: 'internal error: app is closing' });
     expect(controller.info().launching).toBeNull();
     await waitFor('v1 got SIGTERM', () => controller.logs(100).some((l) => l.line === 'fake-service: got SIGTERM'));
@@ -258,7 +186,7 @@ describe('DeploymentController', () => {
 
   it('close() stops every instance, a deploy in ROLLOUT_WAIT included', async () => {
     const { controller } = makeController({ drain: 30 });
-    await deployed(controller);
+    await settle(controller);
     controller.deploy();
     const i = await waitFor('ROLLOUT_WAIT', () => (controller.state === 'ROLLOUT_WAIT' ? controller.info() : null));
     await controller.close();
@@ -267,12 +195,12 @@ describe('DeploymentController', () => {
   });
 
   it('stops the whole process group of an instance, so a wrapper script leaves no child behind', async () => {
-    const { controller } = makeController({ command: ['sh', '-c', '"$0" "$@" & wait', process.execPath, FAKE], drain: 0 });
-    await deployed(controller);
+    const { controller, client } = makeController({ command: ['sh', '-c', '"$0" "$@" & wait', process.execPath, FAKE], drain: 0 });
+    await settle(controller);
     const v1 = controller.info().current!;
-    const who = (await clients[0]!.call('127.0.0.1', v1.port, '/rpc', 'Whoami', {}, 2000)) as { pid: number };
+    const who = (await client.call('127.0.0.1', v1.port, '/rpc', 'Whoami', {}, 2000)) as { pid: number };
     expect(who.pid).not.toBe(v1.pid);
-    expect((await deployed(controller)).result).toBe('succeeded');
+    expect((await settle(controller)).result).toBe('succeeded');
     await waitFor('the wrapped child is gone', () => {
       try {
         process.kill(who.pid, 0);
@@ -285,14 +213,14 @@ describe('DeploymentController', () => {
 
   it('fails a deploy whose cwd does not exist, naming it', async () => {
     const { controller } = makeController({ cwd: '/nonexistent/dir' });
-    const record = await deployed(controller);
+    const record = await settle(controller);
     expect(record.error).toBe('cannot launch svc@v1: cwd /nonexistent/dir is not a directory; nothing is serving');
   });
 
   it('expands {node} and {state_dir} in the command and runs in cwd', async () => {
-    const { controller } = makeController({ command: ['{node}', FAKE], cwd: '{state_dir}' });
-    await deployed(controller);
-    const who = (await clients[0]!.call('127.0.0.1', controller.info().current!.port, '/rpc', 'Whoami', {}, 2000)) as { cwd: string };
-    expect(who.cwd).toBe(join('/tmp'));
+    const { controller, client } = makeController({ command: ['{node}', FAKE], cwd: '{state_dir}' });
+    await settle(controller);
+    const who = (await client.call('127.0.0.1', controller.info().current!.port, '/rpc', 'Whoami', {}, 2000)) as { cwd: string };
+    expect(who.cwd).toBe('/tmp');
   });
 });
