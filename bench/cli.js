@@ -2,8 +2,10 @@
 /**
  * bench/cli: wall time of `proxyctl agent status` beside its floor (`node -e 0`)
  * and a raw talk request (socat), medians of repeated runs, in one run.
- * Uses hyperfine when installed, else times the commands itself.
- *   node bench/cli.js [--runs N]
+ * Uses hyperfine when installed, else times the commands itself. With valgrind installed it
+ * also counts the instructions of one run of each (callgrind): stable on a loaded, shared machine
+ * where wall clock is not (skip with --no-instructions).
+ *   node bench/cli.js [--runs N] [--no-instructions]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -52,7 +54,16 @@ try {
   console.log(`\nbench/cli — medians of ${runs} runs (${has('hyperfine') ? 'hyperfine' : 'own timer'}), node ${process.version}`);
   console.log('command                         median ms   × node -e 0');
   commands.forEach(([name], i) => console.log(`${name.padEnd(32)}${medians[i].toFixed(1).padStart(9)}   ${(medians[i] / floor).toFixed(2).padStart(10)}`));
-  console.log('goal: proxyctl agent status ≤ 1.60 × node -e 0');
+  if (has('valgrind') && !process.argv.includes('--no-instructions')) {
+    const counts = commands.map(([, c]) => {
+      if (!c.startsWith(process.execPath)) return NaN; // socat's pipeline: not counted
+      const r = spawnSync('sh', ['-c', `valgrind --tool=callgrind --callgrind-out-file=/dev/null ${c} >/dev/null`], { encoding: 'utf8' });
+      return Number(/Collected : (\d+)/.exec(r.stderr)?.[1]);
+    });
+    console.log('\ncommand                         M instructions   × node -e 0   (callgrind, one run)');
+    commands.forEach(([name], i) => Number.isNaN(counts[i]) || console.log(`${name.padEnd(32)}${(counts[i] / 1e6).toFixed(0).padStart(14)}   ${(counts[i] / counts[0]).toFixed(2).padStart(11)}`));
+  }
+  console.log('goal: proxyctl agent status ≤ 1.5 × node -e 0');
 } finally {
   agent.kill('SIGTERM');
   rmSync(stateDir, { recursive: true, force: true });

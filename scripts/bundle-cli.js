@@ -1,145 +1,147 @@
 #!/usr/bin/env node
 /**
- * Bundles the CLI for a fast start: @oclif/core, every command class of dist/commands and
- * the hooks of package.json become ONE ESM file, dist/cli.js, so node compiles one file
- * instead of ~160 CommonJS modules. bin/run.js loads it only while it is fresh (see
- * dist/cli.inputs.json); otherwise it takes the normal oclif path from node_modules.
+ * Bundles the CLI for a fast start: @oclif/core, the other packages the commands use and the
+ * command classes of dist/commands become ONE CommonJS file, dist/cli.cjs, so node reads and
+ * compiles one file instead of ~160 modules; dist/cli.cache holds V8's code cache for it.
+ * bin/run.js loads the pair only while it is fresh (dist/cli.inputs.json); otherwise it takes
+ * the normal oclif path from node_modules.
  *
- * Inside the bundle oclif runs exactly as it would from node_modules, with the root plugin
- * using the "explicit" command discovery strategy whose target is the bundle itself (the
- * COMMANDS export), so there is one copy of @oclif/core and of every command class.
- * Dynamic imports of our own code (e.g. `agent start` importing the agent) stay imports of
- * dist/, so the agent is neither bundled nor loaded by client commands.
+ * Only node_modules and the command classes are copied in. Our own code under dist/src stays
+ * outside: a command's import of it becomes a require() of the file in dist/ (require(esm)),
+ * run when that command is first loaded. So there is one copy of every class of ours
+ * (`err instanceof ProxyctlError` holds for an error thrown by the agent's code), and a
+ * client command never loads the agent.
+ *
+ * The command list is the one package.json declares (oclif's explicit strategy,
+ * commands/index.ts); the bundle serves it lazily: only the command that runs is initialised.
  *
  * Run after tsc and `oclif manifest` (npm run build does).
  */
 import { build } from 'esbuild';
-import { builtinModules } from 'node:module';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
-const out = join(dist, 'cli.js');
+const out = join(dist, 'cli.cjs');
+const cache = join(dist, 'cli.cache');
 const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const discovery = pjson.oclif.commands;
+if (discovery?.strategy !== 'explicit') throw new Error('bundle-cli: expects oclif.commands to declare the explicit strategy');
 
-// @oclif/core checks at load time that node satisfies its engines (with semver: ~10 ms); the bundle
-// does the same check without semver, so it knows the range as a plain major version.
-const coreEngines = JSON.parse(readFileSync(join(root, 'node_modules/@oclif/core/package.json'), 'utf8')).engines.node;
-const coreMinNode = /^>=(\d+)(\.0){0,2}$/.exec(coreEngines)?.[1];
-if (!coreMinNode) throw new Error(`bundle-cli: @oclif/core now requires node ${coreEngines}: teach the bundle's engine check that range`);
+const posix = (p) => p.split(sep).join('/');
+const spec = (file) => './' + posix(relative(dist, file));
 
-if (typeof pjson.oclif.commands !== 'string') throw new Error('bundle-cli: expects oclif.commands to be a directory (pattern strategy)');
-const commandsDir = resolve(root, pjson.oclif.commands);
-
-/** Command ids exactly as oclif's pattern strategy derives them from file paths. */
-function commandFiles(dir, prefix = []) {
-  const found = [];
-  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (e.isDirectory()) found.push(...commandFiles(join(dir, e.name), [...prefix, e.name]));
-    else if (/\.(js|mjs|cjs)$/.test(e.name)) {
-      const name = e.name.replace(/\.(js|mjs|cjs)$/, '');
-      found.push({ file: join(dir, e.name), id: [...prefix, ...(name === 'index' ? [] : [name])].join(':') });
+/** The file of each command class: the declared list, matched to the files that export the classes. */
+async function commandFiles() {
+  const target = resolve(root, discovery.target);
+  const declared = (await import(pathToFileURL(target).href))[discovery.identifier ?? 'default'];
+  const fileOf = new Map();
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js') && p !== target) fileOf.set(p, null);
     }
-  }
-  return found;
+  };
+  walk(resolve(target, '..'));
+  for (const file of fileOf.keys()) fileOf.set(file, (await import(pathToFileURL(file).href)).default);
+  const byClass = new Map([...fileOf].map(([file, cls]) => [cls, file]));
+  const commands = Object.entries(declared).map(([id, cls]) => {
+    const file = byClass.get(cls);
+    if (!file) throw new Error(`bundle-cli: command ${id} is not the default export of a file beside ${discovery.target}`);
+    return { id, file };
+  });
+  const listed = new Set(commands.map((c) => c.file));
+  const unlisted = [...fileOf.keys()].filter((f) => !listed.has(f)).map((f) => relative(root, f));
+  if (unlisted.length) throw new Error(`bundle-cli: not in ${discovery.target} ${discovery.identifier}: ${unlisted.join(', ')}`);
+  return commands;
 }
 
-const spec = (file) => './' + relative(dist, file).split(sep).join('/');
-const commands = commandFiles(commandsDir);
+const commands = await commandFiles();
+// package.json's hooks (src/cli/hooks, on oclif too) are served from the bundle as well.
 const hooks = Object.entries(pjson.oclif.hooks ?? {}).flatMap(([event, targets]) =>
-  [targets].flat().map((t, i) => {
-    const target = typeof t === 'string' ? t : t.target;
-    const identifier = typeof t === 'string' ? 'default' : (t.identifier ?? 'default');
-    return { event, file: resolve(root, target), identifier, name: `HOOK_${event.replace(/\W/g, '_')}_${i}` };
-  }),
+  [targets].flat().map((t, i) => ({
+    event,
+    file: resolve(root, typeof t === 'string' ? t : t.target),
+    identifier: typeof t === 'string' ? 'default' : (t.identifier ?? 'default'),
+    name: `HOOK_${event.replace(/\W/g, '_')}_${i}`,
+  })),
 );
-
+const self = './' + posix(relative(root, out));
 const entry = [
-  `import { execute } from '@oclif/core';`,
-  `import { readFileSync } from 'node:fs';`,
-  `import { join } from 'node:path';`,
-  `import { fileURLToPath } from 'node:url';`,
-  ...hooks.map((h, i) => `import * as H${i} from ${JSON.stringify(spec(h.file))};`),
-  // the class a command module exports, found like oclif's pattern strategy does
-  `const pick = (m) => typeof m.default?.run === 'function' ? m.default : Object.values(m).find((c) => typeof c?.run === 'function');`,
-  // Each command module (and what it imports, node built-ins included) is initialised on first
-  // access only: oclif reads COMMANDS[id] for the one command it runs (the manifest lists them all).
-  `const lazy = (load) => ({ enumerable: true, get: () => pick(load()) });`,
-  `export const COMMANDS = Object.defineProperties({}, {`,
+  `const { execute } = require('@oclif/core');`,
+  `const { readFileSync } = require('node:fs');`,
+  `const { join } = require('node:path');`,
+  // Each command module (and what it requires) is initialised on first access only: oclif reads
+  // COMMANDS[id] for the one command it runs (the manifest lists them all).
+  `const lazy = (load) => ({ enumerable: true, get: () => load().default });`,
+  `exports.COMMANDS = Object.defineProperties({}, {`,
   ...commands.map((c) => `  ${JSON.stringify(c.id)}: lazy(() => require(${JSON.stringify(spec(c.file))})),`),
   `});`,
-  ...hooks.map((h, i) => `export const ${h.name} = H${i}[${JSON.stringify(h.identifier)}];`),
-  `const HOOKS = ${JSON.stringify(hooks.map(({ event, name }) => ({ event, name })))};`,
-  // oclif's own check of the node version (semver) was skipped while it loaded (see the banner); the same check, without semver
-  `if (__pxcEngineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING; else process.env.OCLIF_DISABLE_ENGINE_WARNING = __pxcEngineWarning;`,
-  `if (!['1', 'true'].includes(String(__pxcEngineWarning).toLowerCase()) && Number(process.versions.node.split('.')[0]) < ${coreMinNode}) process.emitWarning(${JSON.stringify(`Node version must be ${coreEngines} to use this CLI. Current node version: `)} + process.versions.node);`,
+  // hooks too: command_not_found's module needs the control client, which a command that runs may not
+  ...hooks.map((h) => `Object.defineProperty(exports, ${JSON.stringify(h.name)}, { enumerable: true, get: () => require(${JSON.stringify(spec(h.file))})[${JSON.stringify(h.identifier)}] });`),
   `/** Runs the CLI like \`execute({dir})\` does, with commands and hooks taken from this bundle. */`,
-  `export async function main() {`,
-  `  const root = fileURLToPath(new URL('..', import.meta.url));`,
+  `exports.main = function main() {`,
+  `  const root = join(__dirname, '..');`,
   `  const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));`,
-  `  const self = './' + ${JSON.stringify(relative(root, out).split(sep).join('/'))};`,
   `  const hooks = {};`,
-  `  for (const { event, name } of HOOKS) (hooks[event] ??= []).push({ target: self, identifier: name });`,
-  `  pjson.oclif = { ...pjson.oclif, commands: { strategy: 'explicit', target: self, identifier: 'COMMANDS' }, hooks };`,
+  `  for (const { event, name } of ${JSON.stringify(hooks.map(({ event, name }) => ({ event, name })))}) (hooks[event] ??= []).push({ target: ${JSON.stringify(self)}, identifier: name });`,
+  `  pjson.oclif = { ...pjson.oclif, commands: { strategy: 'explicit', target: ${JSON.stringify(self)}, identifier: 'COMMANDS' }, hooks };`,
   `  return execute({ loadOptions: { root, pjson } });`,
-  `}`,
+  `};`,
 ].join('\n');
 
 /**
- * Modules imported from dist/ by the bundle instead of being copied into it, because the lazily
- * imported code (the agent, the data proxy) shares their identity: `err instanceof ProxyctlError`
- * in a command must hold for an error thrown by the agent code.
+ * What sits on oclif (the commands and src/cli, their base classes) is bundled with it: one copy
+ * of @oclif/core. The rest of our code stays out: required from its file in dist/, relative to the bundle.
  */
-const SHARED = [join(dist, 'src', 'errors.js')];
-
-/**
- * Our own dynamic import()s stay lazy and out of the bundle: a relative one becomes an import of
- * the file in dist/ (relative to the bundle), a package one stays an import of node_modules.
- */
-const lazyImportsStayOut = {
-  name: 'lazy-imports-stay-out',
+const bundled = [join(dist, 'commands') + sep, join(dist, 'src', 'cli') + sep];
+const ownCodeStaysOut = {
+  name: 'own-code-stays-out',
   setup(b) {
-    b.onResolve({ filter: /.*/, namespace: 'file' }, (args) => {
-      if (args.importer.includes(`${sep}node_modules${sep}`)) return undefined;
-      const relativeFile = /^\.\.?\//.test(args.path) ? resolve(args.resolveDir, args.path) : null;
-      if (args.kind === 'dynamic-import') return { path: relativeFile ? spec(relativeFile) : args.path, external: true };
-      if (relativeFile && SHARED.includes(relativeFile)) return { path: spec(relativeFile), external: true };
-      return undefined;
+    b.onResolve({ filter: /^\.\.?\//, namespace: 'file' }, (args) => {
+      if (args.importer === '' || args.importer.includes(`${sep}node_modules${sep}`)) return undefined;
+      const file = resolve(args.resolveDir, args.path);
+      return bundled.some((dir) => file.startsWith(dir)) ? undefined : { path: spec(file), external: true };
     });
   },
 };
 
 /**
- * A node built-in is loaded when the module importing it is first used (e.g. node:http by the
- * notes commands only), not up front as the static imports of an ESM bundle would be.
+ * Two rewrites of the bundled source, each checked so that a new oclif that no longer matches
+ * fails the build instead of silently changing behaviour:
+ * - bin/run.js compiles the bundle with vm.Script (for the code cache), where import() has no
+ *   loader on Node 20 without an experimental flag. So every import() goes through __pxcImport,
+ *   which bin/run.js hands in: import() of its own module, a specifier relative to the bundle
+ *   resolved against dist/. Ours are string literals, rewritten relative to the bundle; oclif's
+ *   (module-loader and friends) take absolute file URLs.
+ * - oclif sorts the manifest's command ids with localeCompare at every start; creating the ICU
+ *   collator that needs costs more (~70 M instructions) than the rest of the sort and load. On ids
+ *   (lower-case ASCII, digits, '-' and ':') code-unit order is the collation order.
  */
-const lazyBuiltins = {
-  name: 'lazy-builtins',
+const DYNAMIC_IMPORT = /\bimport\((?!\))/; // not global: .test() must not keep a lastIndex between files
+const COLLATED_SORT = { file: `${sep}@oclif${sep}core${sep}lib${sep}config${sep}plugin.js`, text: '.sort((a, b) => a.id.localeCompare(b.id))' };
+const rewrites = {
+  name: 'rewrites',
   setup(b) {
-    const names = builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|');
-    b.onResolve({ filter: new RegExp(`^(node:.*|${names})$`) }, (args) => {
-      if (args.namespace === 'lazy-builtin') return { path: args.path, external: true }; // the require() inside the wrapper
-      if (args.resolveDir === dist && args.importer === '') return undefined; // the entry's own imports
-      return { path: args.path, namespace: 'lazy-builtin' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
-  },
-};
-
-/** CommonJS files of node_modules that use __dirname/__filename get their own, relative to the bundle. */
-const keepDirname = {
-  name: 'keep-dirname',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/].*\.c?js$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      if (!/\b__(dirname|filename)\b/.test(source)) return undefined;
-      const rel = (p) => JSON.stringify(relative(dist, p).split(sep).join('/'));
-      return {
-        contents: `var __filename = __pxcPath(${rel(args.path)}), __dirname = __pxcPath(${rel(dirname(args.path))});\n${source}`,
-        loader: 'js',
-      };
+    b.onLoad({ filter: /\.c?js$/ }, (args) => {
+      let source = readFileSync(args.path, 'utf8');
+      const where = relative(root, args.path);
+      const before = source;
+      if (args.path.endsWith(COLLATED_SORT.file)) {
+        if (source.split(COLLATED_SORT.text).length !== 2) throw new Error(`bundle-cli: ${where} no longer sorts command ids as expected: review the rewrite`);
+        source = source.replace(COLLATED_SORT.text, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))');
+      }
+      if (DYNAMIC_IMPORT.test(source)) {
+        source = args.path.includes(`${sep}node_modules${sep}`)
+          ? source.replace(new RegExp(DYNAMIC_IMPORT, 'g'), '__pxcImport(')
+          : source.replace(/\bimport\((['"])([^'"]+)\1\)/g, (_, q, path) => `__pxcImport(${JSON.stringify(/^\.\.?\//.test(path) ? spec(resolve(args.path, '..', path)) : path)})`);
+        if (DYNAMIC_IMPORT.test(source)) throw new Error(`bundle-cli: ${where}: an import() whose specifier is not a string literal`);
+      }
+      return source === before ? undefined : { contents: source, loader: 'js' };
     });
   },
 };
@@ -149,7 +151,7 @@ const result = await build({
   absWorkingDir: root,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   write: false,
   outfile: out,
@@ -157,27 +159,17 @@ const result = await build({
   logLevel: 'warning',
   legalComments: 'none',
   keepNames: true,
-  banner: {
-    js: [
-      '// Generated by scripts/bundle-cli.js from dist/ and node_modules: do not edit.',
-      "import { createRequire as __pxcCreateRequire } from 'node:module';",
-      'const require = __pxcCreateRequire(import.meta.url);',
-      'const __pxcPath = (p) => require("node:path").join(require("node:url").fileURLToPath(new URL(".", import.meta.url)), p);',
-      // lets @oclif/core skip its semver check of the node version while it loads; the entry restores the variable and checks
-      'const __pxcEngineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING;',
-      'process.env.OCLIF_DISABLE_ENGINE_WARNING = "1";',
-    ].join('\n'),
-  },
+  banner: { js: '// Generated by scripts/bundle-cli.js from dist/commands and node_modules: do not edit.' },
   // oclif's tsconfig reader require()s typescript only when it looks for TypeScript sources: never bundled.
   external: ['typescript'],
-  plugins: [lazyImportsStayOut, lazyBuiltins, keepDirname],
+  plugins: [ownCodeStaysOut, rewrites],
 });
 
-// Inputs whose change makes the bundle stale: our own files (checked by bin/run.js at every start),
-// plus package.json, the manifest and npm's record of node_modules.
+// Inputs whose change makes the bundle stale, checked by bin/run.js at every start: the command
+// files, package.json, the manifest; plus npm's record of node_modules.
 const inputs = Object.keys(result.metafile.inputs)
   .filter((p) => !/^[\w-]+:/.test(p) && !p.includes('node_modules/') && p !== 'dist/cli-entry.js')
-  .map((p) => relative(root, resolve(root, p)).split(sep).join('/'));
+  .map((p) => posix(relative(root, resolve(root, p))));
 inputs.push('package.json', 'oclif.manifest.json', 'scripts/bundle-cli.js');
 // npm rewrites it on every install; absent where the package is installed as a dependency (its node_modules are elsewhere)
 const optional = ['node_modules/.package-lock.json'];
@@ -187,5 +179,14 @@ const put = (file, data) => {
   writeFileSync(`${file}.tmp`, data);
   renameSync(`${file}.tmp`, file);
 };
+rmSync(cache, { force: true });
 put(join(dist, 'cli.inputs.json'), JSON.stringify({ inputs, optional }, null, 1) + '\n');
 put(out, result.outputFiles[0].contents);
+
+// V8's code cache of the bundle: the first start without one writes it (bin/run.js). Best effort:
+// without it the bundle is compiled as any file is.
+const warm = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), 'agent', 'status', '--socket', join(dist, 'no-agent.sock')], {
+  env: { ...process.env, PROXYCTL_NO_BUNDLE: '' },
+  stdio: 'ignore',
+});
+if (warm.error) console.warn(`bundle-cli: no code cache: ${warm.error.message}`);

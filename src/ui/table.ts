@@ -1,11 +1,16 @@
-import Table from 'cli-table3';
+import type CliTable from 'cli-table3';
+import { createRequire } from 'node:module';
+
+// Loaded when the first table is drawn, not by every CLI start that imports this module.
+let Table: typeof CliTable | undefined;
+const load = (): typeof CliTable => (Table ??= createRequire(import.meta.url)('cli-table3') as typeof CliTable);
 
 /**
  * A borderless, aligned table as operators' tools print them (kubectl get,
  * systemctl list-units): one header style everywhere, upper case, whatever the caller wrote.
  */
 export function renderTable(head: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
-  const table = new Table({
+  const table = new (load())({
     head: head.map((h) => h.toUpperCase()),
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
