@@ -168,7 +168,7 @@ export class Agent {
     const { subsystem: fleet, commands } = await startFleet({
       ...ctx,
       cluster: config.cluster,
-      host: fleetHost({ apply: (snap) => this.#applyFleet(snap), config: () => this.#config, parts: () => this.#parts }),
+      host: fleetHost({ apply: (snap) => this.#applyFleet(snap), config: () => this.#config, parts: () => this.#parts, engine: () => this.info().engine }),
     });
     this.#fleet = fleet;
     const snap = fleet.snapshot();

@@ -7,13 +7,14 @@ import type { AgentParts } from './subsystems.js';
  * path is the agent's own reload; status and deploys go to forward and
  * deploy, which know nothing of the fleet.
  */
-export function fleetHost(agent: { apply(snapshot: FleetSnapshot): Promise<void>; config(): Config; parts(): AgentParts | undefined }): FleetHost {
+export function fleetHost(agent: { apply(snapshot: FleetSnapshot): Promise<void>; config(): Config; parts(): AgentParts | undefined; engine(): string | null }): FleetHost {
   return {
     apply: (snapshot) => agent.apply(snapshot),
     status(): NodeLocalStatus {
       const parts = agent.parts();
       return {
-        engine: agent.config().forward.engine,
+        // the engine running, not the one configured: `auto`, or `native` fallen back to node
+        engine: agent.engine() ?? agent.config().forward.engine,
         apps: parts ? parts.forward.list().map((a) => ({ name: a.name, up: a.ports.every((p) => p.state === 'listening') })) : [],
         services: parts ? parts.deploy.list().map((c) => ({ name: c.name, version: c.summary().current?.version ?? null, state: c.state })) : [],
       };
