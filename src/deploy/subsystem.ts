@@ -89,6 +89,15 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     return c;
   }
 
+  /**
+   * `parameters`: services (one value, as arrays are) is a run-time setting while a `service
+   * scale` holds over a service's configured instances.
+   */
+  runtimeParameters(): Record<string, unknown> {
+    const scaled = this.#config.services.map((s) => ({ ...s, instances: this.#controllers.get(s.name)?.summary().scale ?? s.instances }));
+    return scaled.some((s, i) => s.instances !== this.#config.services[i]!.instances) ? { services: scaled } : {};
+  }
+
   list(): DeploymentController[] {
     return [...this.#controllers.values()];
   }
