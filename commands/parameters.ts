@@ -6,7 +6,7 @@ import { renderTable } from '../src/ui/table.js';
 export default class Parameters extends ClientCommand {
   static override summary = 'Show the effective config: every key, its value and where it comes from';
   static override description =
-    'As cvmfs_talk "parameters": one row per config key of the running agent. SOURCE is default (the built-in default), file (the config file as last loaded or reloaded), fleet (a fleet document in etcd) or run-time (changed over the control socket, e.g. proxy set or timeout set, and kept until the matching reset). PREFIX keeps the keys that start with it. With --json: [{key, value, source}].';
+    'As cvmfs_talk "parameters": one row per config key of the running agent. SOURCE is default (the built-in default), file (the config file as last loaded or reloaded), fleet (a fleet document in etcd) or run-time (changed over the control socket, e.g. proxy set or timeout set; target add/remove/weight for apps, service scale for services; kept until the matching reset). PREFIX keeps the keys that start with it. With --json: [{key, value, source}].';
   static override args = {
     prefix: Args.string({ description: 'only keys starting with this, e.g. proxy or proxy.timeout' }),
   };

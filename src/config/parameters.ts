@@ -6,8 +6,9 @@ import type { Config } from './schema.js';
  *   default   the schema's default (nobody wrote the key)
  *   file      the config file
  *   fleet     a fleet document in etcd (the key is not in the file)
- *   run-time  a change over the control socket (proxy set, timeout set, …),
- *             kept in the state DB until the subsystem's reset
+ *   run-time  a change over the control socket (proxy set, timeout set, …;
+ *             target add/remove/weight make `apps` one, service scale
+ *             `services`), kept in the state DB until the subsystem's reset
  * A key is a dotted path down to a value that is not an object: arrays
  * (apps, services, pac_urls) are one value each.
  */

@@ -13,7 +13,7 @@ import { App, normalise, type AdminState, type AppInfo, type PortInfo } from './
 import { forwardCommands, type AppReset, type AppSessions, type AppStats, type TargetChange } from './commands.js';
 import { createEngine, raiseFdLimit } from './engine/index.js';
 import { ListenError, type Engine, type EngineListener } from './engine/types.js';
-import { effectiveTargets, RuntimeTargets } from './runtime-targets.js';
+import { effectiveTargets, empty, RuntimeTargets } from './runtime-targets.js';
 import { statRows } from './stat-rows.js';
 import type { Target } from './target.js';
 
@@ -137,6 +137,15 @@ export class Forward implements Subsystem, AppTargets {
   #addApp(cfg: AppConfig): void {
     const app = new App(cfg, this.#targetsOf(cfg), this.#config.foo, this.#config.forward, this.#engine, this.#stats.scope('apps', { app: cfg.name }), this.#logger, this.#events);
     this.#apps.set(cfg.name, app);
+  }
+
+  /**
+   * `parameters`: apps (one value, as arrays are) is a run-time setting while an app has target
+   * changes made at run time; it shows every app with the targets it runs on.
+   */
+  runtimeParameters(): Record<string, unknown> {
+    if (this.#config.apps.every((cfg) => empty(this.#runtime.get(cfg.name)))) return {};
+    return { apps: this.#config.apps.map((cfg) => ({ ...cfg, targets: this.#targetsOf(cfg).map(({ address, weight }) => ({ address, weight })) })) };
   }
 
   /** The app's config targets with its run-time changes laid over them. */

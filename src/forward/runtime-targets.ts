@@ -43,7 +43,7 @@ type Store = Pick<StateStore, 'get' | 'set' | 'delete'>;
 
 export const stateKey = (app: string) => `forward.targets.${app}`;
 
-function empty(o: TargetOverrides): boolean {
+export function empty(o: TargetOverrides): boolean {
   return Object.keys(o.add).length === 0 && o.remove.length === 0 && Object.keys(o.weight).length === 0;
 }
 
