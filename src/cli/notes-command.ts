@@ -29,7 +29,7 @@ export abstract class NotesCommand extends ClientCommand {
     try {
       return await fn(client);
     } finally {
-      client.close();
+      await client.close();
     }
   }
 

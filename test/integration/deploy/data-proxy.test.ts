@@ -1,7 +1,8 @@
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DataProxyClient, DataProxyRpcError } from '../../../src/deploy/data-proxy/client.js';
+import { DataProxyClient } from '../../../src/deploy/data-proxy/client.js';
+import { RpcCallError } from '../../../src/net/json-rpc-client.js';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
 import { ProxyctlError } from '../../../src/errors.js';
 import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
@@ -20,7 +21,7 @@ function client(url: string, opts: ConstructorParameters<typeof DataProxyClient>
 let shared: InProcessDataProxy | undefined;
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
   await cleanupDataProxies();
   await closeInProcessDataProxies([shared]);
 });
@@ -36,15 +37,15 @@ function rpc(method: string, params?: unknown, id: unknown = 1): string {
   return JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params });
 }
 
-async function rpcError(p: Promise<unknown>): Promise<DataProxyRpcError> {
+async function rpcError(p: Promise<unknown>): Promise<RpcCallError> {
   const err = await p.then(
     () => {
       throw new Error('expected an error reply');
     },
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(DataProxyRpcError);
-  return err as DataProxyRpcError;
+  expect(err).toBeInstanceOf(RpcCallError);
+  return err as RpcCallError;
 }
 
 describe('data proxy: methods', () => {
