@@ -6,7 +6,8 @@ import { RpcCallError } from '../../../src/net/json-rpc-client.js';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
 import { ProxyctlError } from '../../../src/errors.js';
 import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
-import { freePort } from '../../helpers/echo-server.js';
+import { startEchoServer } from '../../helpers/echo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 import { cleanupDataProxies, closeInProcessDataProxies, rawPost, startDataProxy, startDataProxyInProcess, type InProcessDataProxy } from '../../helpers/data-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -24,6 +25,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await cleanupDataProxies();
   await closeInProcessDataProxies([shared]);
+  await closeTestServers();
 });
 
 afterAll(async () => {
@@ -223,9 +225,14 @@ describe('data proxy: processes', () => {
   });
 
   it('takes the port from $PORT when --port is absent', async () => {
-    const port = await freePort();
-    const dp = await startDataProxy({ db: join(tempDir(), 'notes'), port: null, env: { PORT: String(port) } });
-    expect(dp.port).toBe(port);
+    // A port held by a server of this test: the data proxy must try exactly that one (and say it is taken).
+    const busy = await startEchoServer();
+    const refused = await runCli(['data-proxy', '--db', join(tempDir(), 'notes')], { env: { PORT: String(busy.port) } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`127.0.0.1:${busy.port} is already in use`);
+    // $PORT=0: the kernel's choice, read back from the start line.
+    const dp = await startDataProxy({ db: join(tempDir(), 'notes'), port: null, env: { PORT: '0' } });
+    expect(dp.port).toBeGreaterThan(0);
     expect((await client(dp.url).ready()).ready).toBe(true);
   });
 
