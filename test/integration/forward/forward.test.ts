@@ -38,6 +38,7 @@ describe('app proxy forwarding (real agent)', () => {
     expect(info).toMatchObject({ targets_up: 0, targets_unknown: 2 });
     const status = await agent.cli(['agent', 'status']);
     expect(status.stdout).toMatch(/^engine\s+native$/m);
+    expect(status.stdout).toMatch(/^metrics\s+-$/m); // metrics.listen off (its bound address: prometheus.test.ts)
     // (The descriptor limit's raise is logged by a spawned agent: agent/signals.test.ts.)
 
     // The runtime commands, over talk and through the CLI.
