@@ -1,6 +1,8 @@
-import { ProxyctlError } from '../../errors.js';
 import { JsonRpcClient, type RetryOnReset } from '../../net/json-rpc-client.js';
-import { DATA_PROXY_PATH, IDEMPOTENT_METHODS, type DataProxyMethod, type DataProxyMethods, type Note } from './protocol.js';
+import { IDEMPOTENT_METHODS, type DataProxyMethod, type DataProxyMethods, type Note } from './protocol.js';
+import { dataProxyUrl } from './url.js';
+
+export { dataProxyUrl };
 
 /**
  * The data proxy's client for one URL: the NoteStore's methods, typed, over
@@ -22,19 +24,6 @@ export interface DataProxyClientOptions {
   retryOnReset?: RetryOnReset;
   /** Keep connections open between calls (default true). */
   keepAlive?: boolean;
-}
-
-/** Resolves `http://host:port` or `http://host:port/rpc` to the RPC endpoint. */
-export function dataProxyUrl(input: string): URL {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new ProxyctlError('PXC_ERR_BAD_URL', `--url: "${input}" is not a URL (expected http://HOST:PORT)`);
-  }
-  if (url.protocol !== 'http:') throw new ProxyctlError('PXC_ERR_BAD_URL', `--url: "${input}": only http:// is served by the data proxy`);
-  if (url.pathname === '/' || url.pathname === '') url.pathname = DATA_PROXY_PATH;
-  return url;
 }
 
 export class DataProxyClient {
