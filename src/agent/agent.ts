@@ -151,6 +151,7 @@ export class Agent {
       state_dir: this.#opts.stateDir,
       config_path: this.#opts.configPath,
       engine: this.#subsystems.find((s) => s.engine !== undefined)?.engine ?? null,
+      metrics: this.#parts?.metrics.url ?? null,
       ...(this.#fleet ? { fleet: this.#fleet.info() } : {}),
     };
   }

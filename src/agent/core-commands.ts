@@ -14,6 +14,8 @@ export interface AgentInfo {
   config_path: string | null;
   /** The app proxies' data plane: native or node. */
   engine: string | null;
+  /** Where Prometheus metrics are served, `http://HOST:PORT/metrics` with the bound port (metrics.listen port 0 resolved); null when off or not listening. */
+  metrics: string | null;
   /** The fleet this agent is in (its etcd connection, the config revision it runs); absent without `cluster`. */
   fleet?: FleetAgentInfo;
 }
@@ -57,7 +59,7 @@ export function coreCommands(agent: AgentControl) {
     defineCommand({ method: 'agent.version', talk: 'version', summary: 'agent version', params: none, handler: () => agent.info().version }),
     defineCommand({ method: 'agent.pid', talk: 'pid', summary: 'agent process id', params: none, handler: () => agent.info().pid }),
     defineCommand({ method: 'agent.uptime', talk: 'uptime', summary: 'seconds since the agent started', params: none, handler: () => agent.info().uptime_s }),
-    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path, data-plane engine', params: none, handler: () => agent.info() }),
+    defineCommand({ method: 'agent.status', talk: 'status', summary: 'pid, version, uptime, socket, state dir, config path, data-plane engine, metrics address', params: none, handler: () => agent.info() }),
     defineCommand({
       method: 'agent.reload',
       talk: 'reload',

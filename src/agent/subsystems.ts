@@ -25,6 +25,7 @@ export function createSubsystems(ctx: SubsystemContext) {
     commands: [...upstream.commands, ...downloads.commands, ...forward.commands, ...deploy.commands, ...metrics.commands] as const,
     forward: forward.subsystem,
     deploy: deploy.subsystem,
+    metrics: metrics.api,
   };
 }
 

@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { ClientCommand } from './client-command.js';
 import { ProxyctlError } from '../errors.js';
-import { DataProxyClient, dataProxyUrl } from '../deploy/data-proxy/client.js';
+import type { DataProxyClient } from '../deploy/data-proxy/client.js';
+import { dataProxyUrl } from '../deploy/data-proxy/url.js';
 
 /** The service whose app the `notes` commands go through when --url is not given. */
 export const NOTES_SERVICE = 'notes';
@@ -25,11 +26,13 @@ export abstract class NotesCommand extends ClientCommand {
   /** Runs `fn` with a client, closed afterwards (or the CLI would wait on kept-alive sockets). */
   protected async withNotes<T>(flags: { url?: string | undefined; socket?: string | undefined; 'state-dir'?: string | undefined }, fn: (client: DataProxyClient) => Promise<T>): Promise<T> {
     const url = flags.url ? this.#parseUrl(flags.url) : await this.#notesEndpoint(flags);
+    // Loaded here, not with the command: the HTTP client (undici) stays out of every other command's start.
+    const { DataProxyClient } = await import('../deploy/data-proxy/client.js');
     const client = new DataProxyClient(url, { retryOnReset: 'idempotent', id: flags.url ? undefined : NOTES_SERVICE });
     try {
       return await fn(client);
     } finally {
-      client.close();
+      await client.close();
     }
   }
 

@@ -25,11 +25,12 @@ export const hostPortSchema = z.string().refine(
   (s) => ({ message: `malformed target "${s}" (expected host:port with port 1-65535)` }),
 );
 
-export function parseHostPort(s: string): { host: string; port: number } | null {
+/** `host:port` → its parts, or null; `minPort` 0 for a listen address (0: the kernel picks). */
+export function parseHostPort(s: string, minPort = 1): { host: string; port: number } | null {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(s.trim());
   if (!m) return null;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
+  if (port < minPort || port > 65535) return null;
   return { host: (m[1] ?? m[2])!, port };
 }
 
@@ -64,8 +65,8 @@ const metricsSchema = z
       .string()
       .nullable()
       .default(null)
-      .refine((s) => s === null || parseHostPort(s) !== null, 'listen must be host:port')
-      .describe('host:port serving Prometheus text on /metrics and /healthz (default off)'),
+      .refine((s) => s === null || parseHostPort(s, 0) !== null, 'listen must be host:port')
+      .describe('host:port serving Prometheus text on /metrics and /healthz; port 0 lets the kernel pick one (agent status shows it) (default off)'),
   })
   .strict()
   .default({});
@@ -262,7 +263,7 @@ export const appSchema = z
 const flyAppSchema = z
   .object({
     Name: appNameSchema.describe('app name (becomes apps[].name)'),
-    Ports: z.array(portSchema).min(1, 'an app needs at least one port').describe('listen ports on forward.bind (become apps[].ports)'),
+    Ports: z.array(appPortSchema).min(1, 'an app needs at least one port').describe('listen ports on forward.bind (become apps[].ports; 0 lets the kernel pick one)'),
     Targets: z.array(hostPortSchema).describe('targets as host:port (become apps[].targets); every other key takes its default'),
   })
   .passthrough();

@@ -702,7 +702,7 @@ export class DeploymentController {
     for (let attempt = 1; attempt <= cfg.ready_attempts; attempt++) {
       if (inst.exit) return `it exited (${describeExit(inst.exit)})`;
       if (signal.aborted) return this.#abort.signal.aborted ? 'the agent is shutting down' : 'an operation took over';
-      const r = await this.#deps.client.probe(cfg.ready, inst.host, inst.port, timeoutMs);
+      const r = await this.#deps.client.probe(cfg.ready, inst.host, inst.port, timeoutMs, signal);
       if (r === true && !inst.exit) return null;
       if (r !== true) last = r;
       this.#log.debug({ version: inst.version, attempt, of: cfg.ready_attempts, reason: last }, `${inst.label} not ready yet`);

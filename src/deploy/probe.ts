@@ -1,73 +1,55 @@
 import { Agent, request } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
+import { JsonRpcClient, RpcCallError, type CallOptions } from '../net/json-rpc-client.js';
 import { probeTcp } from '../net/tcp-probe.js';
+import type { DataProxyMethods } from './data-proxy/protocol.js';
 
 /**
  * How the agent talks to one instance: the readiness probe and the JSON-RPC
- * calls it makes itself (Ready, ExportShardStats). Every call has a deadline;
- * none throws for a plain "not yet" (a refused connect is `false`).
+ * calls it makes itself (Ready, ExportShardStats), on one pool of kept-alive
+ * connections. Every call has a deadline; none throws for a plain "not yet"
+ * (a refused connect is a reason string).
  */
 
-/** An instance's error reply, or a reply that is not JSON-RPC; `rpcCode` is the reply's error.code, if it had one. */
-export class RpcCallError extends ProxyctlError {
-  constructor(
-    readonly rpcCode: number | null,
-    message: string,
-  ) {
-    super('PXC_ERR_INSTANCE_RPC', message);
-    this.name = 'RpcCallError';
-  }
-}
-
-/** JSON-RPC 2.0 method not found: the instance does not offer the method. */
-export const RPC_METHOD_NOT_FOUND = -32601;
+/** The methods the agent itself calls on an instance. */
+export type InstanceMethods = Pick<DataProxyMethods, 'Ready' | 'ExportShardStats'>;
 
 export class InstanceClient {
   readonly #agent = new Agent({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000, connections: 2 });
-  #nextId = 1;
+  readonly #rpc = new JsonRpcClient<InstanceMethods>({ label: 'instance', dispatcher: this.#agent });
 
-  /** One JSON-RPC call to `http://host:port<path>`; throws RpcCallError for an error reply. */
-  async call(host: string, port: number, path: string, method: string, params: object, timeoutMs: number): Promise<unknown> {
-    const id = this.#nextId++;
-    const res = await request(`http://${hostForUrl(host)}:${port}${path}`, {
-      method: 'POST',
-      dispatcher: this.#agent,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.body.text();
-    let msg: { result?: unknown; error?: { code?: number; message?: string } };
-    try {
-      msg = JSON.parse(text) as typeof msg;
-    } catch {
-      throw new RpcCallError(null, `${method}: HTTP ${res.statusCode}, not a JSON-RPC reply`);
-    }
-    if (msg.error) throw new RpcCallError(typeof msg.error.code === 'number' ? msg.error.code : null, `${method}: ${msg.error.message ?? 'error'}`);
-    if (!('result' in msg)) throw new RpcCallError(null, `${method}: HTTP ${res.statusCode}, reply without result`);
-    return msg.result;
+  /** One JSON-RPC call to `http://host:port<path>` with a deadline (ms, or options); rejects with RpcCallError for an error reply. */
+  call<K extends keyof InstanceMethods>(host: string, port: number, path: string, method: K, params: InstanceMethods[K]['params'], opts: CallOptions | number): Promise<InstanceMethods[K]['result']>;
+  /** A method outside the agent's own table (e.g. a test instance's): the result is not checked. */
+  call(host: string, port: number, path: string, method: string, params: object, opts: CallOptions | number): Promise<unknown>;
+  call(host: string, port: number, path: string, method: string, params: object, opts: CallOptions | number): Promise<unknown> {
+    const rpc = this.#rpc as unknown as JsonRpcClient<Record<string, { params: object; result: unknown }>>;
+    return rpc.call(instanceUrl(host, port, path), method, params, typeof opts === 'number' ? { timeoutMs: opts } : opts);
   }
 
   /** One readiness probe. Resolves `true` (ready) or a reason string (not ready). */
-  async probe(ready: ServiceConfig['ready'], host: string, port: number, timeoutMs: number): Promise<true | string> {
+  async probe(ready: ServiceConfig['ready'], host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<true | string> {
     try {
       switch (ready.kind) {
-        case 'tcp':
-          return await tcpProbe(host, port, timeoutMs);
+        case 'tcp': {
+          const r = await probeTcp(host, port, timeoutMs, signal);
+          return r.ok ? true : r.timedOut ? `connect timed out after ${timeoutMs} ms` : r.aborted ? 'aborted' : describeError(r.error);
+        }
         case 'http': {
-          const res = await request(`http://${hostForUrl(host)}:${port}${ready.path}`, { dispatcher: this.#agent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+          const deadline = AbortSignal.timeout(timeoutMs);
+          const res = await request(instanceUrl(host, port, ready.path), { dispatcher: this.#agent, signal: signal ? AbortSignal.any([deadline, signal]) : deadline });
           await res.body.dump();
           return res.statusCode >= 200 && res.statusCode < 300 ? true : `GET ${ready.path} answered ${res.statusCode}`;
         }
         case 'jsonrpc': {
-          const result = (await this.call(host, port, ready.path, 'Ready', {}, timeoutMs)) as { ready?: unknown } | null;
-          return result !== null && typeof result === 'object' && result.ready === true ? true : `Ready answered ${JSON.stringify(result)}`;
+          const result = (await this.call(host, port, ready.path, 'Ready', {}, { timeoutMs, signal })) as unknown;
+          return result !== null && typeof result === 'object' && (result as { ready?: unknown }).ready === true ? true : `Ready answered ${JSON.stringify(result)}`;
         }
       }
     } catch (err) {
+      if (err instanceof RpcCallError) return `Ready answered error ${err.rpcCode ?? '(no code)'}: ${err.message}`;
+      if (err instanceof ProxyctlError) return err.message;
       return describeError(err);
     }
   }
@@ -77,13 +59,8 @@ export class InstanceClient {
   }
 }
 
-async function tcpProbe(host: string, port: number, timeoutMs: number): Promise<true | string> {
-  const r = await probeTcp(host, port, timeoutMs);
-  return r.ok ? true : r.timedOut ? `connect timed out after ${timeoutMs} ms` : describeError(r.error);
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+function instanceUrl(host: string, port: number, path: string): URL {
+  return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`);
 }
 
 export function describeError(err: unknown): string {

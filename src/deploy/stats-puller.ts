@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { StatsScope } from '../stats/registry.js';
-import { NOTE_METHODS, type DataStoreStats } from './data-proxy/protocol.js';
-import { RPC_METHOD_NOT_FOUND, RpcCallError, type InstanceClient } from './probe.js';
+import { NOTE_METHODS } from './data-proxy/protocol.js';
+import { RPC_METHOD_NOT_FOUND, RpcCallError } from '../net/json-rpc-client.js';
+import type { InstanceClient } from './probe.js';
 import { ServiceShardStats, type InstanceRequests, type ShardTotals } from './shard-stats.js';
 
 /** How often a service's instances are asked for ExportShardStats. */
@@ -56,7 +57,7 @@ export class StatsPuller {
   async pullOne(inst: PulledInstance): Promise<void> {
     if (this.#noStats.has(inst)) return;
     try {
-      const stats = (await this.#client.call(inst.host, inst.port, this.#path(), 'ExportShardStats', {}, 1500)) as DataStoreStats;
+      const stats = await this.#client.call(inst.host, inst.port, this.#path(), 'ExportShardStats', {}, { timeoutMs: 1500 });
       this.#stats.ingest(inst.key, stats);
     } catch (err) {
       if (err instanceof RpcCallError && err.rpcCode === RPC_METHOD_NOT_FOUND) this.#noStats.add(inst);

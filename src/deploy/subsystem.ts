@@ -106,8 +106,11 @@ export class DeploySubsystem implements Subsystem, ServiceDirectory {
     const svc = this.controller(name).config;
     const app = this.#config.apps.find((a) => a.name === svc.app);
     if (!app) throw new ProxyctlError('PXC_ERR_UNKNOWN_APP', `service ${name}: no app named "${svc.app}"`);
-    const host = app.bind === '0.0.0.0' || app.bind === '' ? '127.0.0.1' : app.bind === '::' ? '::1' : app.bind;
-    return { service: name, app: app.name, url: `http://${host.includes(':') ? `[${host}]` : host}:${app.ports[0]}${svc.ready.path}` };
+    // the port the app has bound (a configured 0 is the kernel's choice), on an address a local client can reach
+    const at = this.#targets.listening(app.name)[0];
+    if (!at) throw new ProxyctlError('PXC_ERR_LISTEN', `service ${name}: app ${app.name} is not listening on any of its ports (${app.ports.join(', ')}); see app info ${app.name}`);
+    const host = at.host === '0.0.0.0' ? '127.0.0.1' : at.host === '::' ? '::1' : at.host;
+    return { service: name, app: app.name, url: `http://${host.includes(':') ? `[${host}]` : host}:${at.port}${svc.ready.path}` };
   }
 
   #add(svc: ServiceConfig): DeploymentController {

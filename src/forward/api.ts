@@ -8,6 +8,12 @@
  */
 export interface AppTargets {
   hasApp(app: string): boolean;
+  /**
+   * Where the app listens now, in its config's port order: the bound address
+   * and port (a configured port 0 resolved to the kernel's choice). A port
+   * that could not be opened is left out; an unknown app has none.
+   */
+  listening(app: string): Array<{ host: string; port: number }>;
   /** Adds a target to the app; new connections may use it at once. Adding an existing one is a no-op. */
   addTarget(app: string, address: string): void;
   /**

@@ -163,6 +163,11 @@ export class App {
     this.#publish();
   }
 
+  /** The app's ports as Forward last set them: configured, bound, state. */
+  get ports(): readonly PortInfo[] {
+    return this.#ports;
+  }
+
   /** What Forward's listeners look like for this app (for `info`). */
   setPorts(ports: PortInfo[]): void {
     this.#ports = ports;

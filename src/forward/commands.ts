@@ -32,6 +32,7 @@ export interface ForwardControl {
 export interface AppSummary {
   name: string;
   protocol: 'tcp' | 'foo';
+  /** Where the app listens: each port as bound (a configured 0 resolved), the configured one where not listening. */
   ports: number[];
   ports_listening: number;
   /** Enabled targets whose last check passed. */
@@ -75,7 +76,7 @@ function summary(a: AppInfo): AppSummary {
   return {
     name: a.name,
     protocol: a.protocol,
-    ports: a.ports.map((p) => p.port),
+    ports: a.ports.map((p) => p.bound_port ?? p.port),
     ports_listening: a.ports.filter((p) => p.state === 'listening').length,
     targets_up: a.targets.filter((t) => t.health === 'up' && t.state === 'enabled').length,
     targets_unknown: a.targets_unknown,

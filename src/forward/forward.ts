@@ -367,6 +367,13 @@ export class Forward implements Subsystem, AppTargets {
     return this.#apps.has(app);
   }
 
+  listening(app: string): Array<{ host: string; port: number }> {
+    const a = this.#apps.get(app);
+    if (!a) return [];
+    const bound = new Map([...this.#listeners.values()].filter((e) => e.app === a).map((e) => [e.listener.port, e.host]));
+    return a.ports.flatMap((p) => (p.bound_port === null || !bound.has(p.bound_port) ? [] : [{ host: bound.get(p.bound_port)!, port: p.bound_port }]));
+  }
+
   addTarget(app: string, address: string): void {
     if (!parseHostPort(address)) throw new ProxyctlError('PXC_ERR_BAD_PARAMS', `malformed target "${address}" (expected host:port)`);
     this.app(app).addDynamicTarget(address);

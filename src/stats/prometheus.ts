@@ -147,6 +147,11 @@ export class MetricsServer implements Subsystem {
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
   }
 
+  get url(): string | null {
+    const a = this.address;
+    return a && `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/metrics`;
+  }
+
   async start(): Promise<void> {
     await this.#open();
   }
@@ -169,7 +174,7 @@ export class MetricsServer implements Subsystem {
   async #open(): Promise<void> {
     this.#error = null;
     if (this.#listen === null) return;
-    const hp = parseHostPort(this.#listen)!;
+    const hp = parseHostPort(this.#listen, 0)!;
     const server = createServer((req, res) => void this.#handle(req, res));
     await new Promise<void>((resolve) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -206,7 +211,14 @@ export class MetricsServer implements Subsystem {
   }
 }
 
+/** What the agent reports of the metrics listener (agent status). */
+export interface MetricsListener {
+  /** `http://HOST:PORT/metrics` as bound (metrics.listen port 0 resolved); null when off or failed. */
+  readonly url: string | null;
+}
+
 /** The Prometheus listener (metrics.listen); no control commands: `stats` is the agent's own. */
 export function createMetrics(ctx: SubsystemContext) {
-  return { subsystem: new MetricsServer(ctx), commands: [] as const, api: undefined } satisfies SubsystemParts;
+  const server = new MetricsServer(ctx);
+  return { subsystem: server, commands: [] as const, api: server as MetricsListener } satisfies SubsystemParts<MetricsServer, readonly [], MetricsListener>;
 }

@@ -37,6 +37,16 @@ export interface ProbeResult {
   error: string | null;
 }
 
+/** One probe of a member (by its address); settles at once, without a verdict, when `signal` aborts. */
+export type ProxyProbe = (address: string, signal: AbortSignal) => Promise<ProbeResult>;
+
+export interface ProxyHealthCheckerDeps {
+  /** The clock the proxy list keeps (default Date.now): when members were last checked. */
+  now?: () => number;
+  /** Replaces the probe the options name (a URL through the proxy, or a TCP connect): tests drive health with it. */
+  probe?: ProxyProbe;
+}
+
 /** Longest sleep between scheduling passes, so list changes are noticed promptly. */
 const MAX_SLEEP_MS = 1000;
 
@@ -45,6 +55,8 @@ export class ProxyHealthChecker {
   #opts: ProxyHealthCheckerOptions;
   readonly #log: HealthLogger;
   readonly #pool: DispatcherPool;
+  readonly #now: () => number;
+  readonly #probeWith: ProxyProbe | undefined;
   readonly #inFlight = new Map<Proxy, Promise<ProbeResult>>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
@@ -52,11 +64,13 @@ export class ProxyHealthChecker {
   #abort = new AbortController();
   probes = 0;
 
-  constructor(list: ProxyList, pool: DispatcherPool, opts: ProxyHealthCheckerOptions, log: HealthLogger) {
+  constructor(list: ProxyList, pool: DispatcherPool, opts: ProxyHealthCheckerOptions, log: HealthLogger, deps: ProxyHealthCheckerDeps = {}) {
     this.#list = list;
     this.#pool = pool;
     this.#opts = opts;
     this.#log = log;
+    this.#now = deps.now ?? Date.now;
+    this.#probeWith = deps.probe;
   }
 
   set options(opts: ProxyHealthCheckerOptions) {
@@ -95,13 +109,17 @@ export class ProxyHealthChecker {
 
   #tick(): void {
     if (!this.#running) return;
-    const now = Date.now();
+    const now = this.#now();
     let sleep = MAX_SLEEP_MS;
     for (const p of this.#list.activeGroup.proxies) {
       if (p.isDirect || this.#inFlight.has(p)) continue;
       const due = (p.lastCheck ?? 0) + this.#intervalOf(p);
-      if (due <= now) void this.check(p);
-      else sleep = Math.min(sleep, due - now);
+      if (due > now) sleep = Math.min(sleep, due - now);
+      else {
+        void this.check(p);
+        // its next check is an interval after this one ends: look again then, not a whole MAX_SLEEP_MS later (rates under 1 s)
+        sleep = Math.min(sleep, this.#intervalOf(p));
+      }
     }
     if (!this.#resetting && this.#list.resetDue(this.#opts.resetAfterMs)) void this.#tryReset();
     this.#schedule(sleep);
@@ -124,7 +142,7 @@ export class ProxyHealthChecker {
 
   #record(p: Proxy, r: ProbeResult): void {
     this.probes++;
-    p.lastCheck = Date.now();
+    p.lastCheck = this.#now();
     p.latencyMs = r.ok ? r.latencyMs : null;
     if (!r.ok) p.lastError = `probe: ${r.error}`;
     if (this.#list.setHealth(p, r.ok)) {
@@ -158,6 +176,7 @@ export class ProxyHealthChecker {
   }
 
   #probe(p: Proxy, signal: AbortSignal): Promise<ProbeResult> {
+    if (this.#probeWith) return this.#probeWith(p.address, signal);
     return this.#opts.url ? probeUrl(this.#pool.probe(p.address), this.#opts.url, this.#opts.timeoutMs, signal) : probeProxyTcp(p.address, this.#opts.timeoutMs, signal);
   }
 }

@@ -7,7 +7,7 @@ import type { ProxyRouter } from './api.js';
 import { AddressCache, type Lookup } from './addresses.js';
 import { upstreamCommands, type HealthRow, type ProxyInfo, type ProxyInfoPac, type ResetErrorsResult, type TimeoutInfo } from './commands.js';
 import { DispatcherPool, type DispatcherTimeouts } from './dispatchers.js';
-import { ProxyHealthChecker, type ProxyHealthCheckerOptions } from './health-checker.js';
+import { ProxyHealthChecker, type ProxyHealthCheckerOptions, type ProxyProbe } from './health-checker.js';
 import { BUILTIN_POLICIES, defaultPolicy, isModulePath, loadPolicy, shardingPolicy, type SelectionPolicy } from './policies.js';
 import type { PacFetch, PacResolution } from './pac.js';
 import { ProxyList } from './proxy-list.js';
@@ -48,6 +48,8 @@ export interface UpstreamDeps {
   lookup?: Lookup;
   pacFetch?: PacFetch;
   now?: () => number;
+  /** The health checker's probe (default: per proxy.health_check_url); tests drive member health with it. */
+  probe?: ProxyProbe;
 }
 
 /** Asked of a PAC file when neither proxy.pac_query_url nor proxy.health_check_url names a URL. */
@@ -147,7 +149,7 @@ export class UpstreamSubsystem implements Subsystem {
     const effective = this.#effective();
     this.pool = new DispatcherPool(poolTimeouts(effective));
     this.router = new UpstreamRouter(this.list, this.pool, routerSettings(effective), initial, { warn: (m) => log.warn(m), info: (m) => log.info(m) });
-    this.checker = new ProxyHealthChecker(this.list, this.pool, checkerOptions(effective), { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+    this.checker = new ProxyHealthChecker(this.list, this.pool, checkerOptions(effective), { info: (m) => log.info(m), warn: (m) => log.warn(m) }, { now: this.#now, probe: deps.probe });
     this.addresses = new AddressCache({ lookup: deps.lookup, timeoutMs: effective.timeout * 1000 });
     scope.gauge('health_probes', 'health probes completed', () => this.checker.probes);
   }

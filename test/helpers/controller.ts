@@ -26,6 +26,9 @@ export class FakeTargets implements AppTargets {
   hasApp(app: string): boolean {
     return app === 'web';
   }
+  listening(): Array<{ host: string; port: number }> {
+    return [];
+  }
   addTarget(_app: string, address: string): void {
     this.events.push(`add ${address}`);
     this.addedAt.set(address, Date.now());

@@ -60,7 +60,7 @@ export function startNotesLoad(url: string): NotesLoad {
     stop: async () => {
       running = false;
       await all;
-      for (const c of clients) c.close();
+      await Promise.all(clients.map((c) => c.close()));
       return rep;
     },
   };

@@ -46,7 +46,7 @@ async function serve(opts: Partial<ControlServerOptions> = {}): Promise<Harness>
   const stats = new StatsRegistry();
   let reloadError: string | null = null;
   registry.add(...coreCommands({
-    info: () => ({ pid: 42, version: '9.9.9', uptime_s: 1, socket: 'x', state_dir: 'y', config_path: null, engine: null }),
+    info: () => ({ pid: 42, version: '9.9.9', uptime_s: 1, socket: 'x', state_dir: 'y', config_path: null, engine: null, metrics: null }),
     reload: async () => {
       // As the agent's reload does: real file I/O before the answer, so the reply comes after the client's FIN was read.
       await readFile(import.meta.filename);

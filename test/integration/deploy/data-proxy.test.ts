@@ -1,11 +1,13 @@
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DataProxyClient, DataProxyRpcError } from '../../../src/deploy/data-proxy/client.js';
+import { DataProxyClient } from '../../../src/deploy/data-proxy/client.js';
+import { RpcCallError } from '../../../src/net/json-rpc-client.js';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
 import { ProxyctlError } from '../../../src/errors.js';
 import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
-import { freePort } from '../../helpers/echo-server.js';
+import { startEchoServer } from '../../helpers/echo-server.js';
+import { closeTestServers } from '../../helpers/servers.js';
 import { cleanupDataProxies, closeInProcessDataProxies, rawPost, startDataProxy, startDataProxyInProcess, type InProcessDataProxy } from '../../helpers/data-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -20,9 +22,10 @@ function client(url: string, opts: ConstructorParameters<typeof DataProxyClient>
 let shared: InProcessDataProxy | undefined;
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
   await cleanupDataProxies();
   await closeInProcessDataProxies([shared]);
+  await closeTestServers();
 });
 
 afterAll(async () => {
@@ -36,15 +39,15 @@ function rpc(method: string, params?: unknown, id: unknown = 1): string {
   return JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params });
 }
 
-async function rpcError(p: Promise<unknown>): Promise<DataProxyRpcError> {
+async function rpcError(p: Promise<unknown>): Promise<RpcCallError> {
   const err = await p.then(
     () => {
       throw new Error('expected an error reply');
     },
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(DataProxyRpcError);
-  return err as DataProxyRpcError;
+  expect(err).toBeInstanceOf(RpcCallError);
+  return err as RpcCallError;
 }
 
 describe('data proxy: methods', () => {
@@ -222,9 +225,14 @@ describe('data proxy: processes', () => {
   });
 
   it('takes the port from $PORT when --port is absent', async () => {
-    const port = await freePort();
-    const dp = await startDataProxy({ db: join(tempDir(), 'notes'), port: null, env: { PORT: String(port) } });
-    expect(dp.port).toBe(port);
+    // A port held by a server of this test: the data proxy must try exactly that one (and say it is taken).
+    const busy = await startEchoServer();
+    const refused = await runCli(['data-proxy', '--db', join(tempDir(), 'notes')], { env: { PORT: String(busy.port) } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`127.0.0.1:${busy.port} is already in use`);
+    // $PORT=0: the kernel's choice, read back from the start line.
+    const dp = await startDataProxy({ db: join(tempDir(), 'notes'), port: null, env: { PORT: '0' } });
+    expect(dp.port).toBeGreaterThan(0);
     expect((await client(dp.url).ready()).ready).toBe(true);
   });
 

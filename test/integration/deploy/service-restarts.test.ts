@@ -117,16 +117,24 @@ describe('restarts of crashed instances', () => {
   });
 
   it('a restart waits while an operation runs, and a deploy replaces a crashed instance without restarting it', async () => {
-    const { controller, events } = makeController({ restart_delay: 0.3 });
+    // restart_delay 1 s: the deploy below starts well before the decided restart is due.
+    const { controller, events } = makeController({ restart_delay: 1 });
     await settle(controller);
     const v1 = controller.info().current!;
     process.kill(v1.pid!, 'SIGKILL');
     await waitFor('exit seen', () => events.some((e) => e.topic === 'service.exit'));
+    // A restart was decided and is pending: what the deploy must take over.
+    expect(events.find((e) => e.topic === 'service.exit')).toMatchObject({ action: 'restart', delay_ms: 1000 });
+    const due = controller.info().instances.find((i) => i.version === 1)?.next_restart_at;
+    expect(due).toEqual(expect.any(String));
     const record = await settle(controller);
     expect(record).toMatchObject({ result: 'succeeded', version: 2 });
-    // The deploy took the slot: no phase waited on the dead instance, and no restart of v1 followed.
+    // The deploy took the slot: no phase waited on the dead instance, and no restart is pending any more.
     expect(record.phases.map((p) => p.state)).toEqual(['ROLLOUT_LAUNCH_NEW', 'READY']);
-    await new Promise((r) => setTimeout(r, 500));
+    expect(controller.info().instances.map((i) => [i.version, i.next_restart_at])).toEqual([[2, null]]);
+    // Past the time v1's restart was due (timers fire in deadline order: one set after it runs after it), nothing restarted it.
+    await waitFor('the restart time passed', () => Date.now() > Date.parse(due!));
+    await new Promise((r) => setTimeout(r, 1));
     expect(events.some((e) => e.topic === 'service.restart')).toBe(false);
     expect(controller.info()).toMatchObject({ health: 'ok', version: 2, instances: [{ version: 2, state: 'ready' }] });
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
 import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { connectAndWaitClose, freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
+import { boundPorts } from '../../helpers/app-ports.js';
 import { closeTestServers } from '../../helpers/servers.js';
 import { waitFor } from '../../helpers/wait.js';
 import { EventBus, type BusEvent } from '../../../src/control/events.js';
@@ -20,8 +21,9 @@ afterEach(async () => {
 describe('app proxy forwarding (real agent)', () => {
   it('serves a Fly-form app on both ports round-robin, on the native engine by default; talk, the CLI and agent status say so', async () => {
     const [e1, e2] = [await startEchoServer(), await startEchoServer()];
-    const [p1, p2] = [await freePort(), await freePort()];
-    const agent = await startInProcessAgent({ config: { Apps: [{ Name: 'echo', Ports: [p1, p2], Targets: [e1.address, e2.address] }] } });
+    const agent = await startInProcessAgent({ config: { Apps: [{ Name: 'echo', Ports: [0, 0], Targets: [e1.address, e2.address] }] } });
+    const [p1, p2] = (await boundPorts(agent, 'echo')) as [number, number];
+    expect(p1).not.toBe(p2);
     for (let i = 0; i < 4; i++) expect((await roundTrip(i % 2 ? p2 : p1, `hello ${i}`)).toString()).toBe(`hello ${i}`);
     const info = await agent.rpc<AppInfo>('app.info', { name: 'echo' });
     expect(info.engine).toBe('native');
@@ -36,6 +38,7 @@ describe('app proxy forwarding (real agent)', () => {
     expect(info).toMatchObject({ targets_up: 0, targets_unknown: 2 });
     const status = await agent.cli(['agent', 'status']);
     expect(status.stdout).toMatch(/^engine\s+native$/m);
+    expect(status.stdout).toMatch(/^metrics\s+-$/m); // metrics.listen off (its bound address: prometheus.test.ts)
     // (The descriptor limit's raise is logged by a spawned agent: agent/signals.test.ts.)
 
     // The runtime commands, over talk and through the CLI.

@@ -3,7 +3,9 @@ import { StatsRegistry } from '../../../src/stats/registry.js';
 import { StatsExporter } from '../../../src/stats/prometheus.js';
 import { cleanupAgents } from '../../helpers/agent.js';
 import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
-import { freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
+import type { AgentInfo } from '../../../src/agent/core-commands.js';
+import { boundPort } from '../../helpers/app-ports.js';
+import { roundTrip, startEchoServer } from '../../helpers/echo-server.js';
 import { openFooClient, startFooServer } from '../../helpers/foo-server.js';
 import { closeTestServers } from '../../helpers/servers.js';
 
@@ -84,16 +86,20 @@ describe('Prometheus exposition', () => {
   it('serves every registered stat on metrics.listen, and /healthz (real agent)', async () => {
     const e = await startEchoServer();
     const f = await startFooServer();
-    const [pe, pf, pm] = [await freePort(), await freePort(), await freePort()];
     const agent = await startInProcessAgent({
       config: {
-        metrics: { listen: `127.0.0.1:${pm}` },
+        metrics: { listen: '127.0.0.1:0' },
         apps: [
-          { name: 'echo', ports: [pe], targets: [e.address] },
-          { name: 'foo', ports: [pf], targets: [f.address], protocol: 'foo' },
+          { name: 'echo', ports: [0], targets: [e.address] },
+          { name: 'foo', ports: [0], targets: [f.address], protocol: 'foo' },
         ],
       },
     });
+    const [pe, pf] = [await boundPort(agent, 'echo'), await boundPort(agent, 'foo')];
+    // agent status says where the metrics are: the port the kernel gave, not the configured 0
+    const { metrics } = await agent.rpc<AgentInfo>('agent.status');
+    const pm = Number(/^http:\/\/127\.0\.0\.1:(\d+)\/metrics$/.exec(metrics ?? '')?.[1]);
+    expect(pm).toBeGreaterThan(0);
     await roundTrip(pe, 'hello');
     const c = await openFooClient(pf);
     c.send('REQ 1 a\nREQ 2 b\n');

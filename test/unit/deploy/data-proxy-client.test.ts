@@ -1,47 +1,17 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataProxyClient, DataProxyRpcError, dataProxyUrl } from '../../../src/deploy/data-proxy/client.js';
+import { DataProxyClient, dataProxyUrl } from '../../../src/deploy/data-proxy/client.js';
 import { createParams, idParams, noParams, updateParams } from '../../../src/deploy/data-proxy/params.js';
 import { DataStoreCounters } from '../../../src/deploy/data-proxy/request-stats.js';
+import { RpcCallError } from '../../../src/net/json-rpc-client.js';
 
 const servers: Server[] = [];
 const clients: DataProxyClient[] = [];
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
 });
-
-/**
- * A stand-in server answering every call with `{result: <method>}`, except that
- * the first request arriving on an already-used connection has its socket
- * destroyed unanswered: what a client sees when an instance closes a kept-alive
- * connection just as the next call goes out.
- */
-async function resettingServer(): Promise<{ url: string; calls: string[] }> {
-  const calls: string[] = [];
-  const used = new WeakSet<object>();
-  let resetDone = false;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      const { id, method } = JSON.parse(body) as { id: number; method: string };
-      if (used.has(req.socket) && !resetDone) {
-        resetDone = true;
-        req.socket.destroy();
-        return;
-      }
-      used.add(req.socket);
-      calls.push(method);
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id, result: method }));
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
-}
 
 function client(url: string, opts: ConstructorParameters<typeof DataProxyClient>[1] = {}): DataProxyClient {
   const c = new DataProxyClient(url, opts);
@@ -57,38 +27,7 @@ describe('DataProxyClient', () => {
     expect(() => dataProxyUrl('https://x:1')).toThrow(expect.objectContaining({ code: 'PXC_ERR_BAD_URL' }));
   });
 
-  it('keeps one connection alive across calls', async () => {
-    const { url, calls } = await resettingServer();
-    const c = client(url, { retryOnReset: 'never' });
-    expect(await c.call('Ready', {})).toBe('Ready');
-    // the second call reuses the connection, and the server resets it: proof it was reused
-    await expect(c.call('ListNotes', {})).rejects.toMatchObject({ code: 'PXC_ERR_DATA_PROXY_UNREACHABLE' });
-    expect(calls).toEqual(['Ready']);
-  });
-
-  it('retries a read once on a fresh connection after a reset of a kept-alive one', async () => {
-    const { url, calls } = await resettingServer();
-    const c = client(url, { retryOnReset: 'idempotent' });
-    await c.call('Ready', {});
-    expect(await c.call('ListNotes', {})).toBe('ListNotes');
-    expect(calls).toEqual(['Ready', 'ListNotes']);
-  });
-
-  it('does not retry a write unless told "always"', async () => {
-    const first = await resettingServer();
-    const c1 = client(first.url, { retryOnReset: 'idempotent' });
-    await c1.call('Ready', {});
-    await expect(c1.call('CreateNote', { title: 't', body: 'b' })).rejects.toMatchObject({ code: 'PXC_ERR_DATA_PROXY_UNREACHABLE' });
-    expect(first.calls).toEqual(['Ready']);
-
-    const second = await resettingServer();
-    const c2 = client(second.url, { retryOnReset: 'always' });
-    await c2.call('Ready', {});
-    expect(await c2.call('CreateNote', { title: 't', body: 'b' })).toBe('CreateNote');
-    expect(second.calls).toEqual(['Ready', 'CreateNote']);
-  });
-
-  it('turns an error reply into DataProxyRpcError with both codes', async () => {
+  it('turns an error reply into RpcCallError with both codes', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32001, message: 'no note with id "x"', data: { code: 'PXC_ERR_UNKNOWN_NOTE' } } }));
@@ -96,7 +35,7 @@ describe('DataProxyClient', () => {
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const err = await client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).readNote('x').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DataProxyRpcError);
+    expect(err).toBeInstanceOf(RpcCallError);
     expect(err).toMatchObject({ rpcCode: -32001, code: 'PXC_ERR_UNKNOWN_NOTE', message: 'no note with id "x"' });
   });
 
@@ -107,7 +46,7 @@ describe('DataProxyClient', () => {
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    await expect(client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).listNotes()).rejects.toThrow(/HTTP 502 and no JSON-RPC reply: bad gateway/);
+    await expect(client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).listNotes()).rejects.toThrow(/data proxy at 127\.0\.0\.1:\d+ answered ListNotes with HTTP 502 and no JSON-RPC reply: bad gateway/);
   });
 
   it('gives up after timeoutMs with PXC_ERR_TIMEOUT', async () => {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { InstanceClient, RpcCallError } from '../../../src/deploy/probe.js';
+import { InstanceClient } from '../../../src/deploy/probe.js';
+import { RpcCallError } from '../../../src/net/json-rpc-client.js';
 import { freePort } from '../../helpers/echo-server.js';
 
 let server: Server | undefined;
@@ -55,10 +56,11 @@ describe('readiness probes', () => {
       if (req.url === '/text') return res.end('hello');
       res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'method not found' } }));
     });
-    const err = await client.call('127.0.0.1', port, '/rpc', 'ExportShardStats', {}, 1000).catch((e: unknown) => e);
+    const err = await client.call('127.0.0.1', port, '/rpc', 'ExportShardStats', {}, { timeoutMs: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcCallError);
-    expect(err).toMatchObject({ rpcCode: -32601, message: 'ExportShardStats: method not found' });
-    await expect(client.call('127.0.0.1', port, '/text', 'Ready', {}, 1000)).rejects.toThrow('Ready: HTTP 200, not a JSON-RPC reply');
+    expect(err).toMatchObject({ rpcCode: -32601, code: 'PXC_ERR_INSTANCE_RPC', message: 'method not found' });
+    expect(await client.probe({ kind: 'jsonrpc', path: '/rpc' }, '127.0.0.1', port, 1000)).toBe('Ready answered error -32601: method not found');
+    await expect(client.call('127.0.0.1', port, '/text', 'Ready', {}, { timeoutMs: 1000 })).rejects.toThrow(`the instance at 127.0.0.1:${port} answered Ready with HTTP 200 and no JSON-RPC reply: hello`);
   });
 
   it('a probe that gets no answer in time says so', async () => {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { SubsystemContext } from '../../../src/agent/subsystem.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { NO_EVENTS } from '../../../src/control/events.js';
+import { NO_EVENTS, type EventPublisher } from '../../../src/control/events.js';
 import { CommandRegistry } from '../../../src/control/registry.js';
 import { toErrorPayload } from '../../../src/errors.js';
 import { StateStore } from '../../../src/state/state-db.js';
@@ -23,6 +23,7 @@ export interface Upstream {
   sub: UpstreamSubsystem;
   registry: CommandRegistry;
   state: StateStore;
+  stats: StatsRegistry;
   talk(line: string): Promise<string>;
   rpc<T = unknown>(method: string, params?: object): Promise<T>;
   restart(config?: object): Promise<Upstream>;
@@ -36,11 +37,17 @@ export async function closeUpstreams(): Promise<void> {
   for (const u of opened.splice(0)) await u.close();
 }
 
-export async function openUpstream(proxy: object, deps: UpstreamDeps = {}, dir = tempDir(), start = true): Promise<Upstream> {
+/** What the subsystem logs and publishes, for tests that read it (default: silent, no events). */
+export interface UpstreamSinks {
+  logger?: Logger;
+  events?: EventPublisher;
+}
+
+export async function openUpstream(proxy: object, deps: UpstreamDeps = {}, dir = tempDir(), start = true, sinks: UpstreamSinks = {}): Promise<Upstream> {
   const state = new StateStore(join(dir, 'state.db'));
   const stats = new StatsRegistry();
   const registry = new CommandRegistry();
-  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...proxy } }), stateDir: dir, stats, logger: pino({ level: 'silent' }), state, events: NO_EVENTS };
+  const ctx: SubsystemContext = { config: parseConfig({ proxy: { health_check: false, ...proxy } }), stateDir: dir, stats, logger: sinks.logger ?? pino({ level: 'silent' }), state, events: sinks.events ?? NO_EVENTS };
   const sub = new UpstreamSubsystem(ctx, deps);
   registry.add(...upstreamCommands(sub));
   registry.useTalkRenderers(async () => talkRenderers);
@@ -49,6 +56,7 @@ export async function openUpstream(proxy: object, deps: UpstreamDeps = {}, dir =
     sub,
     registry,
     state,
+    stats,
     async talk(line) {
       try {
         const m = registry.matchTalk(line);
@@ -66,7 +74,7 @@ export async function openUpstream(proxy: object, deps: UpstreamDeps = {}, dir =
     },
     async restart(next = proxy) {
       await u.close();
-      return openUpstream(next, deps, dir);
+      return openUpstream(next, deps, dir, true, sinks);
     },
     async close() {
       if (closed) return;
