@@ -3,29 +3,34 @@ import type { ServiceInfo } from '../../../src/deploy/controller.js';
 import type { FleetEventsResult } from '../../../src/fleet/commands.js';
 import type { RolloutRecord } from '../../../src/fleet/rollout.js';
 import { cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { fleetFile, fleetStatus, freshPrefix, startFleetAgents, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
+import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, TEST_LEASE_TTL, waitApplied, type AnyFleetAgent, type FleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host run the notes service from one fleet push (each
  * its own data proxy, DB under its state dir, app on its own address), and
- * fleet deploys roll it node by node.
+ * fleet deploys roll it node by node. Nodes a and b run in this process;
+ * c, the coordinator killed with -9, is a real agent process.
  */
 let etcd: EtcdCluster;
-let agents: FleetAgent[];
+let agents: [AnyFleetAgent, AnyFleetAgent, FleetAgent];
 let port: number;
 let fleetDocument: { apps: unknown[]; services: Array<Record<string, unknown>> };
 
-const notes = (agent: FleetAgent) => agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
+const notes = (agent: AnyFleetAgent) => agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
 
 beforeAll(async () => {
   etcd = await startEtcd();
   const prefix = freshPrefix();
-  agents = await startFleetAgents(['a', 'b', 'c'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 12 + i })));
+  const node = (name: string, octet: number) => ({ endpoints: etcd.endpoints, prefix, node: name, octet });
+  // c's process starts while a and b are built here.
+  const [a, b, c] = await Promise.all([startInProcessFleetAgent(node('a', 12)), startInProcessFleetAgent(node('b', 13)), startFleetAgent(node('c', 14))]);
+  agents = [a, b, c];
   port = await freePort();
   fleetDocument = {
     apps: [{ name: 'notes', ports: [port], balance: 'random' }],
@@ -44,16 +49,17 @@ beforeAll(async () => {
   expect(push.code).toBe(0);
   await waitApplied(agents, (JSON.parse(push.stdout) as { revision: number }).revision);
   await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 30_000 })));
-}, 120_000); // agents start one by one: slow on a loaded box
+}, 120_000);
 
 afterAll(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await stopEtcd();
 });
 
 describe('fleet deploys', () => {
   it('roll every node to the next version with zero failed calls through every node\'s app port, and refuse a second fleet deploy meanwhile', async () => {
-    const loads = agents.map((a) => startNotesLoad(`http://${a.bind}:${port}/rpc`));
+    const loads = agents.map((a) => startNotesLoad(`http://${a.bind}:${port}/rpc`, { pauseMs: 2 }));
     await waitFor('load on every node', () => loads.every((l) => l.report().calls > 10));
 
     const follower = await agents[0]!.rpc<FleetEventsResult>('fleet.events');
