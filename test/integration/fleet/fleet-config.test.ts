@@ -2,40 +2,43 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetGetResult } from '../../../src/fleet/commands.js';
 import type { ProxyInfo } from '../../../src/upstream/commands.js';
 import { spawn } from 'node:child_process';
-import { BIN, cleanupAgents, startAgent, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, startFleetAgents, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
+import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, TEST_LEASE_TTL, waitApplied, type InProcessFleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host in one fleet (one etcd member), each serving the
  * fleet's apps on its own loopback address (forward.bind 127.0.0.2/3/4).
  * Agent c has a local app on port `localPort`, which a fleet app can collide with.
+ * They run in this process; d, the node killed with -9, is a real agent process.
  */
 let etcd: EtcdCluster;
 let prefix: string;
-let agents: FleetAgent[];
+let agents: InProcessFleetAgent[];
 let localPort: number;
 
 beforeAll(async () => {
   etcd = await startEtcd();
   prefix = freshPrefix();
   localPort = await freePort();
-  agents = await startFleetAgents(
-    ['a', 'b', 'c'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 2 + i, ...(node === 'c' ? { local: { apps: [{ name: 'local', ports: [localPort] }] } } : {}) })),
+  agents = await Promise.all(
+    ['a', 'b', 'c'].map((node, i) => startInProcessFleetAgent({ endpoints: etcd.endpoints, prefix, node, octet: 2 + i, ...(node === 'c' ? { local: { apps: [{ name: 'local', ports: [localPort] }] } } : {}) })),
   );
   await waitFor('three nodes registered', async () => (await fleetStatus(agents[0]!)).nodes.length === 3);
-}, 90_000); // agents start one by one: slow on a loaded box
+});
 
 afterAll(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await stopEtcd();
 });
 
 /** The CLI running in the background against an agent: its output so far, and its exit code. */
-function spawnCli(agent: TestAgent, args: readonly string[]) {
+function spawnCli(agent: { socket: string }, args: readonly string[]) {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', PROXYCTL_SOCKET: agent.socket }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -44,7 +47,7 @@ function spawnCli(agent: TestAgent, args: readonly string[]) {
   return { stdout: () => out, stderr: () => err, exited: new Promise<number | null>((r) => child.once('exit', (code) => r(code))) };
 }
 
-const revisionOf = async (agent: FleetAgent) => (await agent.rpc<FleetGetResult>('fleet.get')).revision;
+const revisionOf = async (agent: InProcessFleetAgent) => (await agent.rpc<FleetGetResult>('fleet.get')).revision;
 
 describe('fleet config', () => {
   it('reaches every agent\'s running config within 2 s of a push: the app listens on each agent\'s own address', async () => {
@@ -167,7 +170,7 @@ describe('fleet config', () => {
 
 describe('an agent without a cluster key', () => {
   it('answers fleet commands with "not in a fleet" and runs no fleet code', async () => {
-    const agent = await startAgent({ config: { apps: [] } });
+    const agent: InProcessAgent = await startInProcessAgent({ config: { apps: [] } });
     const r = await agent.cli(['fleet', 'status', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_NOT_IN_FLEET', message: expect.stringMatching(/not in a fleet: its config has no cluster key/) } });
