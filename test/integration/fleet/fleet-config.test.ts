@@ -14,7 +14,8 @@ import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, start
  * Three agents on one host in one fleet (one etcd member), each serving the
  * fleet's apps on its own loopback address (forward.bind 127.0.0.2/3/4).
  * Agent c has a local app on port `localPort`, which a fleet app can collide with.
- * They run in this process; d, the node killed with -9, is a real agent process.
+ * They run in this process; d, the node killed with -9, is a real agent process. The CLI runs
+ * in-process but for the first push and the follower of fleet events.
  */
 let etcd: EtcdCluster;
 let prefix: string;
@@ -66,7 +67,7 @@ describe('fleet config', () => {
     }
     // Agent c keeps its local app beside the fleet's.
     expect(await canConnect('127.0.0.4', localPort)).toBe(true);
-    const status = await agents[1]!.cli(['fleet', 'status']);
+    const status = await agents[1]!.cliInProcess(['fleet', 'status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`connected; config revision ${revision}`));
     expect(status.stdout).toMatch(new RegExp(`^a +\\S+ +\\S+ +${revision} +1/1 `, 'm'));
@@ -75,7 +76,7 @@ describe('fleet config', () => {
 
   it('shows proxy set --fleet on every node\'s proxy info', async () => {
     const spec = 'http://127.0.0.1:9|http://127.0.0.2:9;DIRECT';
-    const r = await agents[1]!.cli(['proxy', 'set', spec, '--fleet']);
+    const r = await agents[1]!.cliInProcess(['proxy', 'set', spec, '--fleet']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const revision = Number(/fleet config revision (\d+)/.exec(r.stdout)![1]);
@@ -88,7 +89,7 @@ describe('fleet config', () => {
 
   it('refuses a bad push before writing it: nothing changes anywhere', async () => {
     const before = await revisionOf(agents[0]!);
-    const bad = await agents[0]!.cli(['fleet', 'push', fleetFile({ apps: [{ name: 'x', ports: [70000] }] }), '--json']);
+    const bad = await agents[0]!.cliInProcess(['fleet', 'push', fleetFile({ apps: [{ name: 'x', ports: [70000] }] }), '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ error: { code: 'PXC_ERR_CONFIG', message: expect.stringContaining('apps[0].ports[0]: port 70000 out of range') } });
     const local = await rpcError(agents[0]!.rpc('fleet.push', { document: { control: { mode: '0666' }, proxy: { timeout: 1 } }, source: 'local.json' }));
@@ -118,7 +119,7 @@ describe('fleet config', () => {
     expect((doc.document.apps as Array<{ name: string }>).map((a) => a.name)).toEqual([won[0]!.name]);
     // A diff names the revision it compared with; pushing the same file over it is a no-op.
     const same = fleetFile(doc.document);
-    const diff = await agents[2]!.cli(['fleet', 'diff', same]);
+    const diff = await agents[2]!.cliInProcess(['fleet', 'diff', same]);
     expect(diff.stdout).toBe(`against fleet config revision ${doc.revision}:\nno changes\n`);
     expect(await agents[2]!.rpc('fleet.push', { document: doc.document })).toMatchObject({ revision: doc.revision, changed: [] });
   });
@@ -163,7 +164,7 @@ describe('fleet config', () => {
   });
 
   it('says where it stands in agent status: node, connected, config revision', async () => {
-    const r = await agents[2]!.cli(['agent', 'status']);
+    const r = await agents[2]!.cliInProcess(['agent', 'status']);
     expect(r.stdout).toMatch(new RegExp(`fleet +node c of ${prefix.replaceAll('/', '\\/')}: connected, config revision \\d+`));
   });
 });
@@ -171,7 +172,7 @@ describe('fleet config', () => {
 describe('an agent without a cluster key', () => {
   it('answers fleet commands with "not in a fleet" and runs no fleet code', async () => {
     const agent: InProcessAgent = await startInProcessAgent({ config: { apps: [] } });
-    const r = await agent.cli(['fleet', 'status', '--json']);
+    const r = await agent.cliInProcess(['fleet', 'status', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_NOT_IN_FLEET', message: expect.stringMatching(/not in a fleet: its config has no cluster key/) } });
     expect((await agent.talk('fleet get')).trim()).toMatch(/^error: this agent is not in a fleet/);
