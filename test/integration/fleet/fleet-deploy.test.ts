@@ -15,7 +15,8 @@ import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFle
  * Three agents on one host run the notes service from one fleet push (each
  * its own data proxy, DB under its state dir, app on its own address), and
  * fleet deploys roll it node by node. Nodes a and b run in this process;
- * c, the coordinator killed with -9, is a real agent process.
+ * c, the coordinator killed with -9, is a real agent process. The CLI runs in-process but for
+ * the rollout's --wait (a real process beside the refused second deploy).
  */
 let etcd: EtcdCluster;
 let agents: [AnyFleetAgent, AnyFleetAgent, FleetAgent];
@@ -45,7 +46,7 @@ beforeAll(async () => {
       stop_timeout: 5,
     }],
   };
-  const push = await agents[0]!.cli(['fleet', 'push', fleetFile(fleetDocument), '--json']);
+  const push = await agents[0]!.cliInProcess(['fleet', 'push', fleetFile(fleetDocument), '--json']);
   expect(push.code).toBe(0);
   await waitApplied(agents, (JSON.parse(push.stdout) as { revision: number }).revision);
   await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 30_000 })));
@@ -67,7 +68,7 @@ describe('fleet deploys', () => {
     const rollout = coordinator.cli(['deploy', 'notes', '--fleet', '--wait'], { timeoutMs: 60_000 });
     await waitFor('rollout running', async () => (await coordinator.rpc<RolloutRecord | null>('fleet.rollout', { service: 'notes' }))?.state === 'running', { timeoutMs: 30_000 });
     // Another node asking for the same service meanwhile is refused at once: the lock is held.
-    const second = await agents[0]!.cli(['deploy', 'notes', '--fleet', '--json']);
+    const second = await agents[0]!.cliInProcess(['deploy', 'notes', '--fleet', '--json']);
     expect(second.code).toBe(1);
     expect(JSON.parse(second.stdout)).toMatchObject({ error: { code: 'PXC_ERR_FLEET_DEPLOY_LOCKED', message: expect.stringMatching(/a fleet deploy of notes is already running \(rollout notes-\S+, coordinator c,/) } });
     expect((await agents[1]!.talk('fleet deploy notes')).trim()).toMatch(/^error: a fleet deploy of notes is already running/);
@@ -129,7 +130,7 @@ describe('fleet deploys', () => {
     for (const a of agents.slice(0, 2)) await waitFor(`${a.node} idle`, async () => (await notes(a)).state === 'READY', { timeoutMs: 30_000 });
     await agents[0]!.rpc('service.deploy', { service: 'notes' });
     const b = (await notes(agents[1]!)).current!.version;
-    const r = await agents[1]!.cli(['deploy', 'notes', '--fleet', '--wait', '--json']);
+    const r = await agents[1]!.cliInProcess(['deploy', 'notes', '--fleet', '--wait', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_FLEET_DEPLOY_FAILED', message: expect.stringMatching(/ failed: stopped at node a: service notes: deploy already in progress/) } });
     expect(await agents[1]!.rpc<RolloutRecord>('fleet.rollout', { service: 'notes' })).toMatchObject({
