@@ -9,7 +9,7 @@ import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, TEST_LEASE_TTL, waitApplied, type AnyFleetAgent, type FleetAgent } from './helpers.js';
+import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, TEST_LEASE_TTL, waitApplied, type AnyFleetAgent, type FleetAgent, type InProcessFleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host run the notes service from one fleet push (each
@@ -19,7 +19,7 @@ import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFle
  * the rollout's --wait (a real process beside the refused second deploy).
  */
 let etcd: EtcdCluster;
-let agents: [AnyFleetAgent, AnyFleetAgent, FleetAgent];
+let agents: [InProcessFleetAgent, InProcessFleetAgent, FleetAgent];
 let port: number;
 let fleetDocument: { apps: unknown[]; services: Array<Record<string, unknown>> };
 
