@@ -69,7 +69,7 @@ describe('proxyctl events and service logs --follow', () => {
     const info = await agent.rpc<{ current: { pid: number } }>('service.info', { service: 'web' });
     process.kill(info.current.pid, 'SIGKILL');
     await waitFor('restart seen', () => /service\.restart web@v1 restarted/.test(all.out()), { timeoutMs: 60_000 });
-    expect((await agent.cli(['service', 'restart', 'web'])).code).toBe(0);
+    expect((await agent.cliInProcess(['service', 'restart', 'web'])).code).toBe(0);
     await waitFor('restart op seen', () => /deploy\.phase web: restart \d+ v1 -> v1 READY succeeded/.test(all.out()), { timeoutMs: 60_000 });
 
     expect(all.out()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} agent\.reload config reloaded from /m);
@@ -86,7 +86,7 @@ describe('proxyctl events and service logs --follow', () => {
     // The restarted instances' start lines, as they came.
     await waitFor('new lines followed', () => (logs.out().match(/listening/g) ?? []).length >= 3, { timeoutMs: 60_000 });
 
-    const bad = await agent.cli(['events', '--topic', 'deploys']);
+    const bad = await agent.cliInProcess(['events', '--topic', 'deploys']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/unknown event topic "deploys" \(did you mean deploy\? topics: /);
 
