@@ -69,7 +69,7 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
   it('pause aborts the request; resume continues byte-exact with Range and If-Range', async () => {
     const origin = await startOrigin();
     const f = origin.addFile('p.bin', 1024 * 1024);
-    origin.switches.throttleBps = 512 * 1024;
+    origin.switches.holdAt = 3 * PART + 1000;
     const h = await startHarness(config());
     const id = await h.add({ url: origin.url('p.bin'), sha256: f.sha256 });
     await h.wait(id, (j) => j.bytes >= 300 * 1024);
@@ -79,7 +79,7 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
     await waitFor('the origin to see the abort', () => get.closed);
     expect(get.completed).toBe(false);
     const j = await h.wait(id, (v) => v.active_connections === 0);
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     await h.rpc('download.resume', { id });
     expect(await h.wait(id)).toMatchObject({ state: 'done', resumes: 1 });
     expect(sha256File(join(h.dir, 'p.bin'))).toBe(f.sha256);
@@ -185,13 +185,13 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
   it('restarts from zero when the server now ignores Range, and still gets the right file', async () => {
     const origin = await startOrigin();
     const f = origin.addFile('i.bin', 512 * 1024);
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = 2 * PART + 1000;
     const h = await startHarness(config());
     const id = await h.add({ url: origin.url('i.bin'), sha256: f.sha256 });
     await h.wait(id, (j) => j.bytes >= 2 * PART);
     await h.rpc('download.pause', { id });
     await h.wait(id, (j) => j.active_connections === 0);
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     origin.switches.ignoreRange = true;
     await h.rpc('download.resume', { id });
     expect(await h.wait(id)).toMatchObject({ state: 'done', restarts: 1 });
@@ -202,14 +202,14 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
   it('restarts from zero when the file changed (new ETag) and ends with the new file', async () => {
     const origin = await startOrigin();
     origin.addFile('c.bin', 512 * 1024);
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = 2 * PART + 1000;
     const h = await startHarness(config());
     const id = await h.add({ url: origin.url('c.bin') });
     await h.wait(id, (j) => j.bytes >= 2 * PART);
     await h.rpc('download.pause', { id });
     await h.wait(id, (j) => j.active_connections === 0);
     const g = origin.changeFile('c.bin');
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     await h.rpc('download.resume', { id });
     expect(await h.wait(id)).toMatchObject({ state: 'done', restarts: 1 });
     expect(sha256File(join(h.dir, 'c.bin'))).toBe(g.sha256);
@@ -219,7 +219,7 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
     const origin = await startOrigin();
     const f = origin.addFile('t.bin', 512 * 1024);
     origin.switches.noValidators = true;
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = 2 * PART + 1000;
     const h = await startHarness(config());
     const id = await h.add({ url: origin.url('t.bin') });
     await h.wait(id, (j) => j.bytes >= 2 * PART);
@@ -227,6 +227,7 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
     const held = (await h.wait(id, (j) => j.active_connections === 0)).bytes;
     // The server now has exactly the bytes received (no validator to notice).
     const g = origin.addFile('t.bin', f.data.subarray(0, held));
+    origin.switches.holdAt = null;
     await h.rpc('download.resume', { id });
     const done = await h.wait(id);
     expect(done, String(done.error)).toMatchObject({ state: "done", bytes: held });
@@ -238,13 +239,14 @@ describe.each(['file', 'sqlite'] as const)('the %s store', (store) => {
     const origin = await startOrigin();
     const f = origin.addFile('s.bin', 512 * 1024);
     origin.switches.noValidators = true;
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = 3 * PART + 1000;
     const h = await startHarness(config());
     const id = await h.add({ url: origin.url('s.bin') });
     await h.wait(id, (j) => j.bytes >= 3 * PART);
     await h.rpc('download.pause', { id });
     const held = (await h.wait(id, (j) => j.active_connections === 0)).bytes;
     origin.addFile('s.bin', f.data.subarray(0, held - PART));
+    origin.switches.holdAt = null;
     await h.rpc('download.resume', { id });
     const j = await h.wait(id);
     expect(j.state).toBe('failed');
