@@ -15,7 +15,8 @@ import { ROOT, type CliResult } from './agent.js';
  * Runs are serialised (process.exitCode is one per process), and each run's
  * stdout and stderr writes are captured through an AsyncLocalStorage, so the
  * agent in the same process (in-process-agent.ts) and vitest keep theirs.
- * stdout is not a TTY during a run, and NO_COLOR is set, as runCli has them.
+ * During a run stdout is not a TTY and NO_COLOR is set, as runCli has them; the
+ * environment, argv and exit code are the test process's again after it.
  */
 
 interface Capture {
@@ -71,12 +72,11 @@ export function cliInProcess(args: readonly string[], opts: InProcessCliOptions 
 
 async function runOne(args: readonly string[], opts: InProcessCliOptions): Promise<CliResult> {
   install();
-  process.env.NO_COLOR = '1';
   config ??= Config.load(ROOT);
   hoist ??= import(pathToFileURL(join(ROOT, 'dist/src/cli/argv.js')).href).then((m: { hoistGlobalFlags: (argv: readonly string[]) => string[] }) => m.hoistGlobalFlags);
   const [cfg, hoistGlobalFlags] = await Promise.all([config, hoist]);
   const argv = args[0]?.startsWith('--s') ? hoistGlobalFlags(args) : [...args];
-  const env: NodeJS.ProcessEnv = { PROXYCTL_SOCKET: opts.socket, ...opts.env };
+  const env: NodeJS.ProcessEnv = { NO_COLOR: '1', PROXYCTL_SOCKET: opts.socket, ...opts.env };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   const setEnv = (values: NodeJS.ProcessEnv) => {
     for (const [k, v] of Object.entries(values)) {

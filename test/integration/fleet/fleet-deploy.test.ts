@@ -40,7 +40,8 @@ beforeAll(async () => {
       app: 'notes',
       command: ['{node}', '{proxyctl}', 'data-proxy', '--db', '{state_dir}/notes', '--shards', '2'],
       ready: { kind: 'jsonrpc', path: '/rpc' },
-      ready_attempts: 100,
+      // 60 s to answer Ready: the first data proxies start on a cold, loaded box (a deadline, not a wait).
+      ready_attempts: 600,
       ready_interval: 0.1,
       drain: 0.5,
       stop_timeout: 5,
@@ -49,7 +50,7 @@ beforeAll(async () => {
   const push = await agents[0]!.cliInProcess(['fleet', 'push', fleetFile(fleetDocument), '--json']);
   expect(push.code).toBe(0);
   await waitApplied(agents, (JSON.parse(push.stdout) as { revision: number }).revision);
-  await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 30_000 })));
+  await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 90_000 })));
 }, 120_000);
 
 afterAll(async () => {
