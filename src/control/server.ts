@@ -95,20 +95,24 @@ export class ControlServer {
     // Half-open: a client that sent its lines and shut down its side still reads every reply.
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#onConnection(socket));
     // The umask makes the socket file come into being with the right mode: no window where it is wider.
+    // listen() binds a Unix socket before it returns, so the umask is restored at once after it:
+    // nothing else running in this process (an agent built in a test's process) meets it.
     const wanted = this.#opts.mode;
-    const oldMask = process.umask(0o777 & ~wanted);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(path, () => {
-          server.off('error', reject);
-          resolve();
-        });
+        const oldMask = process.umask(0o777 & ~wanted);
+        try {
+          server.listen(path, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        } finally {
+          process.umask(oldMask);
+        }
       });
     } catch (err) {
       throw new ProxyctlError('PXC_ERR_SOCKET_PATH', `cannot listen on ${path}: ${(err as Error).message}`, { cause: err });
-    } finally {
-      process.umask(oldMask);
     }
     chmodSync(path, wanted);
     if (this.#opts.group !== null) chownSync(path, -1, resolveGid(this.#opts.group));

@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { talkRenderers } from '../../src/ui/render/talk.js';
 import type { StepOutcome } from '../../src/agent/shutdown.js';
 import { runCli, rpcCall, talkLine, tempDir, type CliResult } from './agent.js';
+import { cliInProcess } from './cli-in-process.js';
 
 /**
  * The whole agent (config, state dir lock, control socket, every subsystem)
@@ -28,6 +29,12 @@ export interface InProcessAgent {
   /** Log lines (JSON) the agent wrote so far, as one string (what a spawned agent's stderr holds). */
   stderr(): string;
   cli(args: readonly string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<CliResult>;
+  /**
+   * The same CLI run in this process (helpers/cli-in-process.ts): the same output and exit code
+   * without a node start. Runs are serialised: one that waits for something a later run does
+   * must be a cli() run.
+   */
+  cliInProcess(args: readonly string[], opts?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   talk(line: string): Promise<string>;
   rpc<T = unknown>(method: string, params?: object): Promise<T>;
   writeConfig(config: unknown): void;
@@ -102,6 +109,7 @@ export async function startInProcessAgent(opts: InProcessAgentOptions = {}): Pro
     pid: process.pid,
     stderr: () => log,
     cli: (args, o = {}) => runCli(args, { ...o, env: { PROXYCTL_SOCKET: socket, ...o.env } }),
+    cliInProcess: (args, o = {}) => cliInProcess(args, { socket, ...o }),
     talk: (line) => talkLine(socket, line),
     rpc: (method, params) => rpcCall(socket, method, params),
     writeConfig: (config) => {

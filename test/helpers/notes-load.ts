@@ -2,7 +2,7 @@ import { DataProxyClient } from '../../src/deploy/data-proxy/client.js';
 
 /**
  * A client calling the NoteStore through an app port without pause, for the
- * rolling-deploy tests: workers alternating CreateNote and ListNotes (one on a
+ * rolling-deploy tests: workers alternating CreateNote and ReadNote of the note just written (one on a
  * kept-alive connection, one with a fresh connection per call, as the notes
  * CLI and a one-shot curl would), plus a worker calling Ready on fresh
  * connections to learn which instance (pid) served each call and when.
@@ -20,7 +20,15 @@ export interface NotesLoad {
   stop(): Promise<LoadReport>;
 }
 
-export function startNotesLoad(url: string): NotesLoad {
+export interface NotesLoadOptions {
+  /**
+   * A pause after each call of the note workers: several loads at once on a
+   * 2-core box otherwise take the CPU the deploy under test needs.
+   */
+  pauseMs?: number;
+}
+
+export function startNotesLoad(url: string, { pauseMs = 0 }: NotesLoadOptions = {}): NotesLoad {
   let running = true;
   const rep: LoadReport = { calls: 0, failures: [], servedBy: [] };
   const clients: DataProxyClient[] = [];
@@ -29,15 +37,21 @@ export function startNotesLoad(url: string): NotesLoad {
     const client = new DataProxyClient(url, { keepAlive, retryOnReset: 'always', timeoutMs: 10_000 });
     clients.push(client);
     let i = 0;
+    let last: { id: string; title: string } | null = null;
     while (running) {
       i++;
       try {
-        if (i % 2) await client.createNote(`t${i}`, `body ${i}`);
-        else await client.listNotes();
+        // A write, then reading it back (ListNotes would return every note so far: a cost growing with the run).
+        if (i % 2 || !last) last = await client.createNote(`t${i}`, `body ${i}`);
+        else {
+          const read = await client.readNote(last.id);
+          if (read.title !== last.title) throw new Error(`ReadNote ${last.id}: title ${JSON.stringify(read.title)}, wrote ${JSON.stringify(last.title)}`);
+        }
         rep.calls++;
       } catch (err) {
         rep.failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
       }
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   };
   const who = async () => {

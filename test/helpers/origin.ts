@@ -54,6 +54,11 @@ export interface OriginSwitches {
   failCount: number;
   /** Send no ETag / Last-Modified. */
   noValidators: boolean;
+  /**
+   * Send nothing at or past this file offset until set back to null: a transfer held
+   * mid-file for as long as a test needs (a throttle gets there only by racing the clock).
+   */
+  holdAt: number | null;
 }
 
 export interface TestOrigin {
@@ -90,7 +95,7 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
   const files = new Map<string, OriginFile>();
   const requests: OriginRequest[] = [];
   const sockets = new Set<Socket>();
-  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, throttleChunk: null, dropAtByte: null, cutEvery: null, failStatus: 503, failCount: 0, noValidators: false };
+  const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, throttleChunk: null, dropAtByte: null, cutEvery: null, failStatus: 503, failCount: 0, noValidators: false, holdAt: null };
   let served = 0;
   let generation = 0;
 
@@ -142,8 +147,10 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
     let pos = start;
     const cut = switches.cutEvery === null ? null : start + switches.cutEvery;
     while (pos <= end) {
+      while (switches.holdAt !== null && pos >= switches.holdAt && !res.destroyed) await new Promise((r) => setTimeout(r, 5));
       if (res.destroyed) return;
       let n = Math.min(chunk, end + 1 - pos);
+      if (switches.holdAt !== null) n = Math.min(n, switches.holdAt - pos);
       if (cut !== null && pos + n > cut) {
         n = cut - pos;
         if (n === 0) {

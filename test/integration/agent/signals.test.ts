@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAgents, runCli, startAgent, talkLine, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { cliInProcess } from '../../helpers/cli-in-process.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /**
@@ -31,12 +32,12 @@ describe('agent process: signals', () => {
     agent.process.kill('SIGHUP');
     await waitFor('reload refusal logged', () => agent.stderr().includes('reload refused'));
     expect(agent.stderr()).toContain('control.idle_timeout: Expected number, received string');
-    const r = await agent.cli(['agent', 'reload']);
+    const r = await cliInProcess(['agent', 'reload'], { socket: agent.socket });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('control.idle_timeout: Expected number, received string');
     expect(await agent.talk('pid')).toBe(`${agent.pid}\n`);
     agent.writeConfig({ control: { idle_timeout: 8 } });
-    expect((await agent.cli(['agent', 'reload'])).code).toBe(0);
+    expect((await cliInProcess(['agent', 'reload'], { socket: agent.socket })).code).toBe(0);
   });
 
   it('exits 0 on SIGTERM and removes the socket file', async () => {
@@ -65,9 +66,9 @@ describe('agent process: stopping', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`agent: stopped (pid ${b.pid})\n`);
     // Nothing left to stop: exit 0, as systemctl stop; --json says which.
-    const again = await b.cli(['agent', 'stop']);
+    const again = await cliInProcess(['agent', 'stop'], { socket: b.socket });
     expect(again).toMatchObject({ code: 0, stdout: `agent: not running (nothing listens on ${b.socket})\n` });
-    expect(JSON.parse((await b.cli(['agent', 'stop', '--json'])).stdout)).toEqual({ state: 'not_running', pid: null, socket: b.socket });
+    expect(JSON.parse((await cliInProcess(['agent', 'stop', '--json'], { socket: b.socket })).stdout)).toEqual({ state: 'not_running', pid: null, socket: b.socket });
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
   });

@@ -2,7 +2,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, cleanupAgents, runCli, startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { FAKE } from '../../helpers/controller.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -21,7 +22,6 @@ interface Live {
 }
 
 const lives: Live[] = [];
-const agents: TestAgent[] = [];
 
 function live(args: string[], env: NodeJS.ProcessEnv = {}): Live {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,20 +36,20 @@ function live(args: string[], env: NodeJS.ProcessEnv = {}): Live {
 
 afterEach(async () => {
   for (const l of lives.splice(0)) l.child.kill('SIGKILL');
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await closeInProcessAgents();
   await cleanupAgents();
 });
 
-async function agentWithService(): Promise<TestAgent> {
+/** The agent in-process (the CLI processes following it are what is under test), its service a real process. */
+async function agentWithService(): Promise<InProcessAgent> {
   const port = await freePort();
-  const agent = await startAgent({
+  const agent = await startInProcessAgent({
     logLevel: 'info',
     config: {
       apps: [{ name: 'web', ports: [port] }],
       services: [{ name: 'web', app: 'web', command: ['{node}', FAKE], ready: { kind: 'jsonrpc' }, ready_attempts: 100, ready_interval: 0.05, drain: 0, stop_timeout: 2 }],
     },
   });
-  agents.push(agent);
   await waitFor('web READY', async () => (await agent.rpc<{ state: string }>('service.info', { service: 'web' })).state === 'READY', { timeoutMs: 60_000 });
   return agent;
 }
@@ -69,7 +69,7 @@ describe('proxyctl events and service logs --follow', () => {
     const info = await agent.rpc<{ current: { pid: number } }>('service.info', { service: 'web' });
     process.kill(info.current.pid, 'SIGKILL');
     await waitFor('restart seen', () => /service\.restart web@v1 restarted/.test(all.out()), { timeoutMs: 60_000 });
-    expect((await agent.cli(['service', 'restart', 'web'])).code).toBe(0);
+    expect((await agent.cliInProcess(['service', 'restart', 'web'])).code).toBe(0);
     await waitFor('restart op seen', () => /deploy\.phase web: restart \d+ v1 -> v1 READY succeeded/.test(all.out()), { timeoutMs: 60_000 });
 
     expect(all.out()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} agent\.reload config reloaded from /m);
@@ -86,7 +86,7 @@ describe('proxyctl events and service logs --follow', () => {
     // The restarted instances' start lines, as they came.
     await waitFor('new lines followed', () => (logs.out().match(/listening/g) ?? []).length >= 3, { timeoutMs: 60_000 });
 
-    const bad = await agent.cli(['events', '--topic', 'deploys']);
+    const bad = await agent.cliInProcess(['events', '--topic', 'deploys']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/unknown event topic "deploys" \(did you mean deploy\? topics: /);
 

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Note } from '../../../src/deploy/data-proxy/protocol.js';
 import { BIN, cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { cliInProcess } from '../../helpers/cli-in-process.js';
 import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { cleanupDataProxies, startDataProxy } from '../../helpers/data-proxy.js';
@@ -28,7 +29,7 @@ describe.concurrent('proxyctl notes --url', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
 
     // Reads of the same state: at once.
-    const [list, listJson, shown] = await Promise.all([runCli(['notes', 'list', ...url]), runCli(['notes', 'list', '--json', ...url]), runCli(['notes', 'get', id, ...url])]);
+    const [list, listJson, shown] = await Promise.all([cliInProcess(['notes', 'list', ...url]), cliInProcess(['notes', 'list', '--json', ...url]), cliInProcess(['notes', 'get', id, ...url])]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(new RegExp(`${id}\\s+groceries\\s+\\S+\\s+eggs…`));
     const listed = JSON.parse(listJson.stdout) as Note[];
@@ -37,17 +38,17 @@ describe.concurrent('proxyctl notes --url', () => {
     expect(shown.stdout).toContain('title    groceries');
     expect(shown.stdout.trimEnd().endsWith('eggs\nmilk')).toBe(true);
 
-    expect((await runCli(['notes', 'update', id, '--title', 'shopping', ...url])).stdout.trim()).toBe(`note ${id}: updated`);
-    const got = JSON.parse((await runCli(['notes', 'get', id, '--json', ...url])).stdout) as Note;
+    expect((await cliInProcess(['notes', 'update', id, '--title', 'shopping', ...url])).stdout.trim()).toBe(`note ${id}: updated`);
+    const got = JSON.parse((await cliInProcess(['notes', 'get', id, '--json', ...url])).stdout) as Note;
     expect(got).toMatchObject({ id, title: 'shopping', body: 'eggs\nmilk' });
 
-    expect((await runCli(['notes', 'delete', id, ...url])).stdout.trim()).toBe(`note ${id}: deleted`);
-    expect((await runCli(['notes', 'list', ...url])).stdout.trim()).toBe('no notes');
+    expect((await cliInProcess(['notes', 'delete', id, ...url])).stdout.trim()).toBe(`note ${id}: deleted`);
+    expect((await cliInProcess(['notes', 'list', ...url])).stdout.trim()).toBe('no notes');
   });
 
   it('fails with exit 1 and PXC_ERR_UNKNOWN_NOTE for a missing note, with or without --json', async () => {
     const dp = await startDataProxy({ db: join(tempDir(), 'notes') });
-    const [text, json] = await Promise.all([runCli(['notes', 'get', 'no-such-id', '--url', dp.url]), runCli(['notes', 'delete', 'no-such-id', '--json', '--url', dp.url])]);
+    const [text, json] = await Promise.all([cliInProcess(['notes', 'get', 'no-such-id', '--url', dp.url]), cliInProcess(['notes', 'delete', 'no-such-id', '--json', '--url', dp.url])]);
     expect(text.code).toBe(1);
     expect(text.stderr.trim()).toBe('proxyctl: no note with id "no-such-id"');
     expect(json.code).toBe(1);
@@ -55,7 +56,7 @@ describe.concurrent('proxyctl notes --url', () => {
   });
 
   it('refuses update without --title or --body, and a malformed --url, as usage errors (exit 2)', async () => {
-    const [update, bad] = await Promise.all([runCli(['notes', 'update', 'x', '--url', 'http://127.0.0.1:1']), runCli(['notes', 'list', '--url', 'ftp://host'])]);
+    const [update, bad] = await Promise.all([cliInProcess(['notes', 'update', 'x', '--url', 'http://127.0.0.1:1']), cliInProcess(['notes', 'list', '--url', 'ftp://host'])]);
     expect(update.code).toBe(2);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--url');
@@ -63,7 +64,7 @@ describe.concurrent('proxyctl notes --url', () => {
 
   it('says which address it could not reach (exit 1)', async () => {
     const port = await freePort();
-    const r = await runCli(['notes', 'list', '--url', `http://127.0.0.1:${port}`]);
+    const r = await cliInProcess(['notes', 'list', '--url', `http://127.0.0.1:${port}`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cannot reach the data proxy at 127.0.0.1:${port} for ListNotes (ECONNREFUSED)`);
   });
@@ -81,19 +82,19 @@ describe('proxyctl notes through the agent', () => {
     });
     agents.push(agent);
     const created = await waitFor('notes create through the app', async () => {
-      const r = await agent.cli(['notes', 'create', '--title', 'via app', '--body', 'b']);
+      const r = await agent.cliInProcess(['notes', 'create', '--title', 'via app', '--body', 'b']);
       return r.code === 0 ? r : undefined;
     }, { timeoutMs: 30_000 });
     const id = created.stdout.trim();
-    const listed = JSON.parse((await agent.cli(['notes', 'list', '--json'])).stdout) as Note[];
+    const listed = JSON.parse((await agent.cliInProcess(['notes', 'list', '--json'])).stdout) as Note[];
     expect(listed.map((n) => n.id)).toEqual([id]);
     // the same note, straight from the app's port
-    const direct = JSON.parse((await runCli(['notes', 'get', id, '--json', '--url', `http://127.0.0.1:${port}`])).stdout) as Note;
+    const direct = JSON.parse((await cliInProcess(['notes', 'get', id, '--json', '--url', `http://127.0.0.1:${port}`])).stdout) as Note;
     expect(direct.title).toBe('via app');
   });
 
   it('points at --url when the agent is not running (exit 3)', async () => {
-    const r = await runCli(['notes', 'list', '--state-dir', tempDir()], { env: { PROXYCTL_SOCKET: '' } });
+    const r = await cliInProcess(['notes', 'list', '--state-dir', tempDir()], { env: { PROXYCTL_SOCKET: '' } });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("or give the data proxy's address with --url");
   });

@@ -17,10 +17,10 @@ describe('deploys that cannot go ahead', () => {
   it('refuses a second deploy while one runs, at once', async () => {
     const { config } = await notesConfig({ drain: 30 });
     const agent = await startNotes(config);
-    const first = await agent.cli(['deploy', 'notes']);
+    const first = await agent.cliInProcess(['deploy', 'notes']);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/deploy 2 of notes started: v1 -> v2/);
-    const second = await agent.cli(['deploy', 'notes', '--json']);
+    const second = await agent.cliInProcess(['deploy', 'notes', '--json']);
     expect(second.code).toBe(1);
     expect(JSON.parse(second.stdout)).toMatchObject({ error: { code: 'PXC_ERR_DEPLOY_IN_PROGRESS', message: expect.stringMatching(/deploy already in progress/) } });
     expect((await agent.talk('deploy notes')).trim()).toMatch(/^error: service notes: deploy already in progress/);
@@ -35,7 +35,7 @@ describe('deploys that cannot go ahead', () => {
     Object.assign(broken.services[0]!, { ready: { kind: 'http', path: '/nowhere' }, ready_attempts: 40, ready_interval: 0.1 });
     agent.writeConfig(broken);
     expect((await agent.talk('reload')).trim()).toBe('OK');
-    const r = await agent.cli(['deploy', 'notes', '--wait']);
+    const r = await agent.cliInProcess(['deploy', 'notes', '--wait']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/deploy 2 of notes failed: notes@v2 never became ready: 40 http probes .* GET \/nowhere answered 404; notes@v1 keeps serving/);
     const info = await agent.rpc<ServiceInfo>('service.info', { service: 'notes' });

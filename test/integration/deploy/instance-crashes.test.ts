@@ -28,7 +28,7 @@ describe('crashes around the notes service', () => {
     expect(info.current!.pid).not.toBe(v1.pid);
     expect(alive(v1.pid!)).toBe(false);
     await waitFor('logged', () => /service notes degraded: notes@v1 \(current\) exited on its own.*killed by SIGKILL\); restart 1 of at most 16 in a row/.test(agent.stderr()) && /notes@v1 restarted/.test(agent.stderr()));
-    const text = await agent.cli(['service', 'info', 'notes']);
+    const text = await agent.cliInProcess(['service', 'info', 'notes']);
     expect(text.stdout).toMatch(/restarts\s+1 \(restart on-failure, max_restarts 16, restart_delay 0.1 s\)/);
     expect((await agent.talk('service info notes')).split('\n')[0]).toMatch(/^service notes \(app notes\): READY, ok, v1, 1\/1 ready, 1 restart/);
     // Serving again through the app.

@@ -26,7 +26,7 @@ describe('scaling under load', () => {
       await waitFor('calls go on', () => load.report().calls > before + 20);
     };
 
-    const up = await agent.cli(['service', 'scale', 'notes', '3'], { timeoutMs: 60_000 });
+    const up = await agent.cliInProcess(['service', 'scale', 'notes', '3']);
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
     expect(up.stdout).toMatch(/scale \d+ of notes: to 3 instances[\s\S]*SCALING[\s\S]*READY[\s\S]*succeeded/);
@@ -35,7 +35,7 @@ describe('scaling under load', () => {
 
     const requests = async () => (await agent.rpc<any>('agent.stats')).control.requests.jsonrpc as number;
     const before = await requests();
-    const d = await agent.cli(['deploy', 'notes', '--wait'], { timeoutMs: 60_000 });
+    const d = await agent.cliInProcess(['deploy', 'notes', '--wait']);
     expect(d.code).toBe(0);
     // Followed by events: events.subscribe, service.deploy, one service.info for the final record (and the stats call);
     // polling service.info every 200 ms through two 0.5 s drains would make 8 or more.
@@ -49,7 +49,7 @@ describe('scaling under load', () => {
     ]);
     await mark();
 
-    const down = await agent.cli(['service', 'scale', 'notes', '1', '--json'], { timeoutMs: 60_000 });
+    const down = await agent.cliInProcess(['service', 'scale', 'notes', '1', '--json']);
     expect(down.code).toBe(0);
     expect(JSON.parse(down.stdout)).toMatchObject({ kind: 'scale', instances: 1, result: 'succeeded' });
     await mark();

@@ -51,7 +51,7 @@ describe('services across reload and shutdown', () => {
     await waitFor('web instance stopped', () => !alive(web.pid!));
     const list = await agent.rpc<ServiceSummary[]>('service.list');
     expect(list.map((s) => s.name)).toEqual(['api']);
-    const r = await agent.cli(['service', 'info', 'web']);
+    const r = await agent.cliInProcess(['service', 'info', 'web']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no service named "web" (services: api)');
   });

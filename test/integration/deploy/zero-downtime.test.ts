@@ -54,7 +54,7 @@ describe('rolling deploys under load', () => {
       expect(served.has(w.current), `current pid ${w.current} served during ROLLOUT_WAIT`).toBe(true);
     }
     // v1 and v2 were stopped with SIGTERM after their drain, and are gone.
-    const logs = await agent.cli(['service', 'logs', 'notes', '--lines', '1000']);
+    const logs = await agent.cliInProcess(['service', 'logs', 'notes', '--lines', '1000']);
     expect(logs.code).toBe(0);
     expect(logs.stdout).toMatch(/notes@v1 out \| .*stopped on SIGTERM/);
     expect(logs.stdout).toMatch(/notes@v2 out \| .*stopped on SIGTERM/);
@@ -62,7 +62,7 @@ describe('rolling deploys under load', () => {
     expect(alive(pids[1]!)).toBe(false);
     expect(alive(pids[2]!)).toBe(true);
 
-    const list = await agent.cli(['service', 'list', '--json']);
+    const list = await agent.cliInProcess(['service', 'list', '--json']);
     const services = JSON.parse(list.stdout) as ServiceSummary[];
     expect(services).toMatchObject([{ name: 'notes', state: 'READY', health: 'ok', current: { version: 3 }, previous: null }]);
 

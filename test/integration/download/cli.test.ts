@@ -31,7 +31,11 @@ async function subscribe(socket: string, topics: string[]): Promise<{ events: Ar
   return { events, close: () => s.destroy() };
 }
 
-/** `proxyctl download …` as a user runs it: one agent (in-process) and one nginx for the file, the CLI spawned per case. */
+/**
+ * `proxyctl download …` as a user runs it: one agent (in-process) and one nginx for the file.
+ * The CLI runs in-process where its output and exit codes are under test; add --wait (lines
+ * without a TTY), watch and Ctrl-C run it as a real process.
+ */
 
 /** `proxyctl download watch ARGS`, running (its output read as it comes). */
 function watchCli(args: string[]): { stdout(): string; exited: Promise<number | null> } {
@@ -79,7 +83,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     n.addFile('ev.bin', 3 * 1024 * 1024);
     const sub = await subscribe(agent.socket, ['download']);
     try {
-      const r = await agent.cli(['download', 'add', n.url('limited/ev.bin'), '--connections', '1', '--json']);
+      const r = await agent.cliInProcess(['download', 'add', n.url('limited/ev.bin'), '--connections', '1', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const id = (JSON.parse(r.stdout) as { id: number }).id;
       await waitFor('the done event', () => sub.events.some((e) => e.topic === 'download.state' && e.id === id && e.state === 'done'), { timeoutMs: 20_000 });
@@ -102,7 +106,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
   });
 
   it('add --wait exits 1 with the reason when the job fails', async () => {
-    const r = await agent.cli(['download', 'add', n.url('nothing'), '--wait']);
+    const r = await agent.cliInProcess(['download', 'add', n.url('nothing'), '--wait']);
     expect(r.code).toBe(1);
     // The error, once: on stderr, not again among the watch's lines.
     expect(r.stderr).toMatch(/^proxyctl: download \d+: failed: HTTP 404 from 127\.0\.0\.1:\d+$/m);
@@ -150,7 +154,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     const file = join(agent.stateDir, 'jobs.txt');
     writeFileSync(file, `# two jobs\n${n.url('i/one.bin')}\n  dest=input/one.bin\n  sha256=${f.sha256}\n\n${n.url('i/two.bin')}\t${n.url('j/two.bin')}\n  out=input/two.bin\n  checksum=sha-256=${g.sha256}\n  header=X-Token: abc\n`);
     const before = (await agent.rpc<unknown[]>('download.list', {})).length;
-    const r = await agent.cli(['download', 'add', '-i', file, '--connections', '2', '--wait']);
+    const r = await agent.cliInProcess(['download', 'add', '-i', file, '--connections', '2', '--wait']);
     expect(r.code, r.stderr).toBe(0);
     expect(sha256File(join(agent.stateDir, 'downloads', 'input/one.bin'))).toBe(f.sha256);
     expect(sha256File(join(agent.stateDir, 'downloads', 'input/two.bin'))).toBe(g.sha256);
@@ -164,7 +168,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
     writeFileSync(badFile, `${n.url('i/one.bin')}\n  dest=again.bin\n${n.url('i/two.bin')}\n  dest=../escape.bin\n`);
     const usageFile = join(agent.stateDir, 'usage-jobs.txt');
     writeFileSync(usageFile, `${n.url('i/one.bin')}\n  speed=fast\n`);
-    const [bad, usage] = await Promise.all([agent.cli(['download', 'add', '-i', badFile]), agent.cli(['download', 'add', '-i', usageFile])]);
+    const [bad, usage] = await Promise.all([agent.cliInProcess(['download', 'add', '-i', badFile]), agent.cliInProcess(['download', 'add', '-i', usageFile])]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(new RegExp(`^proxyctl: ${badFile.replace(/[./]/g, '\\$&')}:3: destination "\\.\\./escape\\.bin" leaves`, 'm'));
     expect(usage.code).toBe(2);
@@ -184,7 +188,7 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
       [['download', 'add', 'http://h/x', '--dest', 'sub/dir/', '--max-rate', '1M'], 1, /names a directory/],
     ];
     // Independent runs: at once.
-    const results = await Promise.all(cases.map(([args]) => agent.cli(args)));
+    const results = await Promise.all(cases.map(([args]) => agent.cliInProcess(args)));
     for (const [i, [args, code, msg]] of cases.entries()) {
       const r = results[i]!;
       expect(r.code, args.join(' ')).toBe(code);
@@ -204,33 +208,33 @@ describe.skipIf(!hasNginx())('proxyctl download', () => {
   it('pause, resume, cancel and retry say "download N: STATE"; --json prints the new state; list and info say DIRECT as --json does', async () => {
     n.addFile('pr.bin', 64 * 1024 * 1024);
     const id = await add(agent, { url: n.url('limited/pr.bin') });
-    expect((await agent.cli(['download', 'pause', String(id)])).stdout).toBe(`download ${id}: paused\n`);
-    expect(JSON.parse((await agent.cli(['download', 'resume', String(id), '--json'])).stdout)).toEqual({ jobs: [id] });
-    const cancelled = await agent.cli(['download', 'cancel', String(id), '--json']);
+    expect((await agent.cliInProcess(['download', 'pause', String(id)])).stdout).toBe(`download ${id}: paused\n`);
+    expect(JSON.parse((await agent.cliInProcess(['download', 'resume', String(id), '--json'])).stdout)).toEqual({ jobs: [id] });
+    const cancelled = await agent.cliInProcess(['download', 'cancel', String(id), '--json']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id, state: 'cancelled' });
     const failed = await waitJob(agent, await add(agent, { url: n.url('missing.bin') }), (j) => j.state === 'failed');
-    const retried = await agent.cli(['download', 'retry', String(failed.id)]);
+    const retried = await agent.cliInProcess(['download', 'retry', String(failed.id)]);
     expect(retried.stdout).toMatch(new RegExp(`^download ${failed.id}: (queued|active)\\n$`));
     await waitJob(agent, failed.id, (j) => j.state === 'failed');
-    expect(JSON.parse((await agent.cli(['download', 'retry', String(failed.id), '--json'])).stdout)).toMatchObject({ id: failed.id, state: expect.stringMatching(/^(queued|active)$/) });
+    expect(JSON.parse((await agent.cliInProcess(['download', 'retry', String(failed.id), '--json'])).stdout)).toMatchObject({ id: failed.id, state: expect.stringMatching(/^(queued|active)$/) });
     // A finished direct download: DIRECT in both forms; started_at set, elapsed counted from it.
     n.addFile('small.bin', 1000);
     const done = await waitJob(agent, await add(agent, { url: n.url('small.bin') }));
     expect(done.proxy).toBe('DIRECT');
     expect(Date.parse(done.started_at!)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
-    expect((await agent.cli(['download', 'info', String(done.id)])).stdout).toMatch(/^proxy\s+DIRECT$/m);
-    expect((await agent.cli(['download', 'list'])).stdout).toMatch(new RegExp(`^${done.id}\\s.*\\sDIRECT\\s`, 'm'));
+    expect((await agent.cliInProcess(['download', 'info', String(done.id)])).stdout).toMatch(/^proxy\s+DIRECT$/m);
+    expect((await agent.cliInProcess(['download', 'list'])).stdout).toMatch(new RegExp(`^${done.id}\\s.*\\sDIRECT\\s`, 'm'));
   });
 
   it('purge removes ended jobs; --json prints what the socket returned', async () => {
     const listed = await agent.rpc<Array<{ id: number; state: string }>>('download.list', {});
     const ended = listed.filter((j) => ['done', 'failed', 'cancelled'].includes(j.state)).map((j) => j.id);
     expect(ended.length).toBeGreaterThan(0);
-    const r = await agent.cli(['download', 'purge', '--finished', '--json']);
+    const r = await agent.cliInProcess(['download', 'purge', '--finished', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ jobs: ended });
-    expect((await agent.cli(['download', 'purge', String(ended[0])])).stderr).toMatch(new RegExp(`no download job ${ended[0]}`));
-    expect((await agent.cli(['download', 'purge'])).code).toBe(2);
+    expect((await agent.cliInProcess(['download', 'purge', String(ended[0])])).stderr).toMatch(new RegExp(`no download job ${ended[0]}`));
+    expect((await agent.cliInProcess(['download', 'purge'])).code).toBe(2);
   });
 });

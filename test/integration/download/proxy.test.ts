@@ -7,6 +7,7 @@ import { cleanupSquids, hasSquid, startSquid } from '../../helpers/squid.js';
 import { cleanupTinyproxies, hasTinyproxy, startTinyproxy } from '../../helpers/tinyproxy.js';
 import { closeHarnesses, startHarness } from './harness.js';
 import { sha256File } from './helpers.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** Downloads through the upstream proxy list: real forward proxies (tinyproxy, squid) and the node one that fails on demand. */
 
@@ -65,6 +66,10 @@ describe('downloads through the proxy list', () => {
     const during = await h.wait(id, (j) => j.bytes >= 512 * 1024);
     const [dead, next] = during.proxy === a.url ? [a, b] : [b, a];
     await dead.stop();
+    // Full speed only once the origin has seen the dead proxy's request end: before that, the
+    // origin would pour megabytes into a connection nobody reads any more (a race under load).
+    const first = origin.requests.find((r) => r.path === '/k.bin')!;
+    await waitFor('the origin to see the dead proxy go', () => first.closed);
     origin.switches.throttleBps = 0;
     const j = await h.wait(id);
     expect(j).toMatchObject({ state: 'done', proxy: next.url });

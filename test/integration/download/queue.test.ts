@@ -102,12 +102,12 @@ describe('the download queue', () => {
     const { h, origin } = await setup();
     origin.addFile('x', 256 * 1024);
     for (const n of ['y', 'z', 'w']) origin.addFile(n, 1024);
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = 1000;
     const first = await h.add({ url: origin.url('x') });
     await h.wait(first, (j) => j.state === 'active');
     const ids = [await h.add({ url: origin.url('w') }), await h.add({ url: origin.url('z'), index: 9 }), await h.add({ url: origin.url('y'), index: 2 })];
     expect((await h.rpc('download.list', {})).filter((j) => j.state === 'active')).toHaveLength(1);
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     for (const id of [first, ...ids]) expect((await h.wait(id)).state).toBe('done');
     expect(origin.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/x', '/y', '/z', '/w']);
   });
@@ -115,11 +115,11 @@ describe('the download queue', () => {
   it('runs downloads.max_active jobs at once', async () => {
     const { h, origin } = await setup({ max_active: 2 });
     for (const n of ['a', 'b', 'c']) origin.addFile(n, 256 * 1024);
-    origin.switches.throttleBps = 128 * 1024;
+    origin.switches.holdAt = 1000;
     const ids = [await h.add({ url: origin.url('a') }), await h.add({ url: origin.url('b') }), await h.add({ url: origin.url('c') })];
     await waitFor('two jobs active', async () => (await h.rpc('download.list', {})).filter((j) => j.state === 'active').length === 2);
     expect((await h.info(ids[2]!)).state).toBe('queued');
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     for (const id of ids) expect((await h.wait(id)).state).toBe('done');
   });
 
@@ -186,7 +186,7 @@ describe('the download queue', () => {
   it('cancels a running job and deletes its parts; retry puts a failed job back', async () => {
     const { h, origin } = await setup();
     const f = origin.addFile('k.bin', 512 * 1024);
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = PART + 1000;
     const id = await h.add({ url: origin.url('k.bin') });
     await h.wait(id, (j) => j.bytes >= PART);
     await h.rpc('download.cancel', { id });
@@ -194,7 +194,7 @@ describe('the download queue', () => {
     await waitFor('the partial file removed', () => !existsSync(join(h.dir, 'k.bin.partial')));
     expect(existsSync(join(h.dir, 'k.bin'))).toBe(false);
 
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     origin.switches.failStatus = 500;
     origin.switches.failCount = 3;
     const id2 = await h.add({ url: origin.url('k.bin'), sha256: f.sha256 });
@@ -209,14 +209,14 @@ describe('the download queue', () => {
     const { h, origin } = await setup();
     const f = origin.addFile('c.bin', 512 * 1024);
     origin.switches.dropAtByte = 100_000;
-    origin.switches.throttleBps = 256 * 1024;
+    origin.switches.holdAt = 3 * PART + 1000;
     const id = await h.add({ url: origin.url('c.bin'), sha256: f.sha256 });
     await h.wait(id, (j) => j.resumes === 1 && j.bytes >= 3 * PART);
     await h.rpc('download.pause', { id });
     await h.wait(id, (j) => j.active_connections === 0);
     const again = await h.restart();
     expect(await again.info(id)).toMatchObject({ state: 'paused', attempts: 2, resumes: 1, restarts: 0 });
-    origin.switches.throttleBps = 0;
+    origin.switches.holdAt = null;
     origin.switches.ignoreRange = true;
     await again.rpc('download.resume', { id });
     expect(await again.wait(id)).toMatchObject({ state: 'done', attempts: 3, resumes: 2, restarts: 1 });

@@ -2,40 +2,44 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetGetResult } from '../../../src/fleet/commands.js';
 import type { ProxyInfo } from '../../../src/upstream/commands.js';
 import { spawn } from 'node:child_process';
-import { BIN, cleanupAgents, startAgent, type TestAgent } from '../../helpers/agent.js';
+import { BIN, cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, startFleetAgents, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
+import { canConnect, fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, TEST_LEASE_TTL, waitApplied, type InProcessFleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host in one fleet (one etcd member), each serving the
  * fleet's apps on its own loopback address (forward.bind 127.0.0.2/3/4).
  * Agent c has a local app on port `localPort`, which a fleet app can collide with.
+ * They run in this process; d, the node killed with -9, is a real agent process. The CLI runs
+ * in-process but for the first push and the follower of fleet events.
  */
 let etcd: EtcdCluster;
 let prefix: string;
-let agents: FleetAgent[];
+let agents: InProcessFleetAgent[];
 let localPort: number;
 
 beforeAll(async () => {
   etcd = await startEtcd();
   prefix = freshPrefix();
   localPort = await freePort();
-  agents = await startFleetAgents(
-    ['a', 'b', 'c'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 2 + i, ...(node === 'c' ? { local: { apps: [{ name: 'local', ports: [localPort] }] } } : {}) })),
+  agents = await Promise.all(
+    ['a', 'b', 'c'].map((node, i) => startInProcessFleetAgent({ endpoints: etcd.endpoints, prefix, node, octet: 2 + i, ...(node === 'c' ? { local: { apps: [{ name: 'local', ports: [localPort] }] } } : {}) })),
   );
   await waitFor('three nodes registered', async () => (await fleetStatus(agents[0]!)).nodes.length === 3);
-}, 90_000); // agents start one by one: slow on a loaded box
+});
 
 afterAll(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await stopEtcd();
 });
 
 /** The CLI running in the background against an agent: its output so far, and its exit code. */
-function spawnCli(agent: TestAgent, args: readonly string[]) {
+function spawnCli(agent: { socket: string }, args: readonly string[]) {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', PROXYCTL_SOCKET: agent.socket }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -44,7 +48,7 @@ function spawnCli(agent: TestAgent, args: readonly string[]) {
   return { stdout: () => out, stderr: () => err, exited: new Promise<number | null>((r) => child.once('exit', (code) => r(code))) };
 }
 
-const revisionOf = async (agent: FleetAgent) => (await agent.rpc<FleetGetResult>('fleet.get')).revision;
+const revisionOf = async (agent: InProcessFleetAgent) => (await agent.rpc<FleetGetResult>('fleet.get')).revision;
 
 describe('fleet config', () => {
   it('reaches every agent\'s running config within 2 s of a push: the app listens on each agent\'s own address', async () => {
@@ -63,7 +67,7 @@ describe('fleet config', () => {
     }
     // Agent c keeps its local app beside the fleet's.
     expect(await canConnect('127.0.0.4', localPort)).toBe(true);
-    const status = await agents[1]!.cli(['fleet', 'status']);
+    const status = await agents[1]!.cliInProcess(['fleet', 'status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`connected; config revision ${revision}`));
     expect(status.stdout).toMatch(new RegExp(`^a +\\S+ +\\S+ +${revision} +1/1 `, 'm'));
@@ -72,7 +76,7 @@ describe('fleet config', () => {
 
   it('shows proxy set --fleet on every node\'s proxy info', async () => {
     const spec = 'http://127.0.0.1:9|http://127.0.0.2:9;DIRECT';
-    const r = await agents[1]!.cli(['proxy', 'set', spec, '--fleet']);
+    const r = await agents[1]!.cliInProcess(['proxy', 'set', spec, '--fleet']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const revision = Number(/fleet config revision (\d+)/.exec(r.stdout)![1]);
@@ -85,7 +89,7 @@ describe('fleet config', () => {
 
   it('refuses a bad push before writing it: nothing changes anywhere', async () => {
     const before = await revisionOf(agents[0]!);
-    const bad = await agents[0]!.cli(['fleet', 'push', fleetFile({ apps: [{ name: 'x', ports: [70000] }] }), '--json']);
+    const bad = await agents[0]!.cliInProcess(['fleet', 'push', fleetFile({ apps: [{ name: 'x', ports: [70000] }] }), '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ error: { code: 'PXC_ERR_CONFIG', message: expect.stringContaining('apps[0].ports[0]: port 70000 out of range') } });
     const local = await rpcError(agents[0]!.rpc('fleet.push', { document: { control: { mode: '0666' }, proxy: { timeout: 1 } }, source: 'local.json' }));
@@ -115,7 +119,7 @@ describe('fleet config', () => {
     expect((doc.document.apps as Array<{ name: string }>).map((a) => a.name)).toEqual([won[0]!.name]);
     // A diff names the revision it compared with; pushing the same file over it is a no-op.
     const same = fleetFile(doc.document);
-    const diff = await agents[2]!.cli(['fleet', 'diff', same]);
+    const diff = await agents[2]!.cliInProcess(['fleet', 'diff', same]);
     expect(diff.stdout).toBe(`against fleet config revision ${doc.revision}:\nno changes\n`);
     expect(await agents[2]!.rpc('fleet.push', { document: doc.document })).toMatchObject({ revision: doc.revision, changed: [] });
   });
@@ -160,15 +164,15 @@ describe('fleet config', () => {
   });
 
   it('says where it stands in agent status: node, connected, config revision', async () => {
-    const r = await agents[2]!.cli(['agent', 'status']);
+    const r = await agents[2]!.cliInProcess(['agent', 'status']);
     expect(r.stdout).toMatch(new RegExp(`fleet +node c of ${prefix.replaceAll('/', '\\/')}: connected, config revision \\d+`));
   });
 });
 
 describe('an agent without a cluster key', () => {
   it('answers fleet commands with "not in a fleet" and runs no fleet code', async () => {
-    const agent = await startAgent({ config: { apps: [] } });
-    const r = await agent.cli(['fleet', 'status', '--json']);
+    const agent: InProcessAgent = await startInProcessAgent({ config: { apps: [] } });
+    const r = await agent.cliInProcess(['fleet', 'status', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_NOT_IN_FLEET', message: expect.stringMatching(/not in a fleet: its config has no cluster key/) } });
     expect((await agent.talk('fleet get')).trim()).toMatch(/^error: this agent is not in a fleet/);

@@ -3,29 +3,35 @@ import type { ServiceInfo } from '../../../src/deploy/controller.js';
 import type { FleetEventsResult } from '../../../src/fleet/commands.js';
 import type { RolloutRecord } from '../../../src/fleet/rollout.js';
 import { cleanupAgents } from '../../helpers/agent.js';
+import { closeInProcessAgents } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { fleetFile, fleetStatus, freshPrefix, startFleetAgents, TEST_LEASE_TTL, waitApplied, type FleetAgent } from './helpers.js';
+import { fleetFile, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, TEST_LEASE_TTL, waitApplied, type AnyFleetAgent, type FleetAgent, type InProcessFleetAgent } from './helpers.js';
 
 /**
  * Three agents on one host run the notes service from one fleet push (each
  * its own data proxy, DB under its state dir, app on its own address), and
- * fleet deploys roll it node by node.
+ * fleet deploys roll it node by node. Nodes a and b run in this process;
+ * c, the coordinator killed with -9, is a real agent process. The CLI runs in-process but for
+ * the rollout's --wait (a real process beside the refused second deploy).
  */
 let etcd: EtcdCluster;
-let agents: FleetAgent[];
+let agents: [InProcessFleetAgent, InProcessFleetAgent, FleetAgent];
 let port: number;
 let fleetDocument: { apps: unknown[]; services: Array<Record<string, unknown>> };
 
-const notes = (agent: FleetAgent) => agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
+const notes = (agent: AnyFleetAgent) => agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
 
 beforeAll(async () => {
   etcd = await startEtcd();
   const prefix = freshPrefix();
-  agents = await startFleetAgents(['a', 'b', 'c'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 12 + i })));
+  const node = (name: string, octet: number) => ({ endpoints: etcd.endpoints, prefix, node: name, octet });
+  // c's process starts while a and b are built here.
+  const [a, b, c] = await Promise.all([startInProcessFleetAgent(node('a', 12)), startInProcessFleetAgent(node('b', 13)), startFleetAgent(node('c', 14))]);
+  agents = [a, b, c];
   port = await freePort();
   fleetDocument = {
     apps: [{ name: 'notes', ports: [port], balance: 'random' }],
@@ -34,26 +40,28 @@ beforeAll(async () => {
       app: 'notes',
       command: ['{node}', '{proxyctl}', 'data-proxy', '--db', '{state_dir}/notes', '--shards', '2'],
       ready: { kind: 'jsonrpc', path: '/rpc' },
-      ready_attempts: 100,
+      // 60 s to answer Ready: the first data proxies start on a cold, loaded box (a deadline, not a wait).
+      ready_attempts: 600,
       ready_interval: 0.1,
       drain: 0.5,
       stop_timeout: 5,
     }],
   };
-  const push = await agents[0]!.cli(['fleet', 'push', fleetFile(fleetDocument), '--json']);
+  const push = await agents[0]!.cliInProcess(['fleet', 'push', fleetFile(fleetDocument), '--json']);
   expect(push.code).toBe(0);
   await waitApplied(agents, (JSON.parse(push.stdout) as { revision: number }).revision);
-  await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 30_000 })));
-}, 120_000); // agents start one by one: slow on a loaded box
+  await Promise.all(agents.map((a) => waitFor(`${a.node}: notes v1 ready`, async () => (await notes(a)).current?.state === 'ready', { timeoutMs: 90_000 })));
+}, 120_000);
 
 afterAll(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await stopEtcd();
 });
 
 describe('fleet deploys', () => {
   it('roll every node to the next version with zero failed calls through every node\'s app port, and refuse a second fleet deploy meanwhile', async () => {
-    const loads = agents.map((a) => startNotesLoad(`http://${a.bind}:${port}/rpc`));
+    const loads = agents.map((a) => startNotesLoad(`http://${a.bind}:${port}/rpc`, { pauseMs: 2 }));
     await waitFor('load on every node', () => loads.every((l) => l.report().calls > 10));
 
     const follower = await agents[0]!.rpc<FleetEventsResult>('fleet.events');
@@ -61,7 +69,7 @@ describe('fleet deploys', () => {
     const rollout = coordinator.cli(['deploy', 'notes', '--fleet', '--wait'], { timeoutMs: 60_000 });
     await waitFor('rollout running', async () => (await coordinator.rpc<RolloutRecord | null>('fleet.rollout', { service: 'notes' }))?.state === 'running', { timeoutMs: 30_000 });
     // Another node asking for the same service meanwhile is refused at once: the lock is held.
-    const second = await agents[0]!.cli(['deploy', 'notes', '--fleet', '--json']);
+    const second = await agents[0]!.cliInProcess(['deploy', 'notes', '--fleet', '--json']);
     expect(second.code).toBe(1);
     expect(JSON.parse(second.stdout)).toMatchObject({ error: { code: 'PXC_ERR_FLEET_DEPLOY_LOCKED', message: expect.stringMatching(/a fleet deploy of notes is already running \(rollout notes-\S+, coordinator c,/) } });
     expect((await agents[1]!.talk('fleet deploy notes')).trim()).toMatch(/^error: a fleet deploy of notes is already running/);
@@ -123,7 +131,7 @@ describe('fleet deploys', () => {
     for (const a of agents.slice(0, 2)) await waitFor(`${a.node} idle`, async () => (await notes(a)).state === 'READY', { timeoutMs: 30_000 });
     await agents[0]!.rpc('service.deploy', { service: 'notes' });
     const b = (await notes(agents[1]!)).current!.version;
-    const r = await agents[1]!.cli(['deploy', 'notes', '--fleet', '--wait', '--json']);
+    const r = await agents[1]!.cliInProcess(['deploy', 'notes', '--fleet', '--wait', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PXC_ERR_FLEET_DEPLOY_FAILED', message: expect.stringMatching(/ failed: stopped at node a: service notes: deploy already in progress/) } });
     expect(await agents[1]!.rpc<RolloutRecord>('fleet.rollout', { service: 'notes' })).toMatchObject({

@@ -1,31 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAgents } from '../../helpers/agent.js';
+import { cliInProcess } from '../../helpers/cli-in-process.js';
+import { closeInProcessAgents } from '../../helpers/in-process-agent.js';
 import { freePort } from '../../helpers/echo-server.js';
 import { startEtcd, stopEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rpcError } from '../download/helpers.js';
-import { canConnect, fleetStatus, freshPrefix, startFleetAgent, startFleetAgents, waitApplied, type FleetAgent } from './helpers.js';
+import { canConnect, fleetStatus, freshPrefix, startFleetAgent, startInProcessFleetAgent, waitApplied, type AnyFleetAgent, type FleetAgent, type InProcessFleetAgent } from './helpers.js';
 
 /**
  * A 3-member etcd cluster and two agents: members die and come back, and
- * the fleet goes on serving, then catches up.
+ * the fleet goes on serving, then catches up. Agent a runs in this process;
+ * b, restarted while etcd is gone, is a real agent process.
  */
 let etcd: EtcdCluster;
 let prefix: string;
-let agents: FleetAgent[];
+let agents: [InProcessFleetAgent, FleetAgent];
 
 beforeAll(async () => {
   etcd = await startEtcd({ members: 3 });
   prefix = freshPrefix();
-  agents = await startFleetAgents(['a', 'b'].map((node, i) => ({ endpoints: etcd.endpoints, prefix, node, octet: 22 + i })));
-}, 90_000); // agents start one by one: slow on a loaded box
+  agents = await Promise.all([startInProcessFleetAgent({ endpoints: etcd.endpoints, prefix, node: 'a', octet: 22 }), startFleetAgent({ endpoints: etcd.endpoints, prefix, node: 'b', octet: 23 })]);
+});
 
 afterAll(async () => {
+  await closeInProcessAgents();
   await cleanupAgents();
   await stopEtcd();
 });
 
-async function push(agent: FleetAgent, port: number): Promise<number> {
+async function push(agent: AnyFleetAgent, port: number): Promise<number> {
   return (await agent.rpc<{ revision: number }>('fleet.push', { document: { apps: [{ name: 'web', ports: [port] }] } })).revision;
 }
 
@@ -52,11 +56,11 @@ describe('a fleet when etcd fails', () => {
       });
       expect(s).toMatchObject({ stale: true, applied_revision: expect.any(Number), disconnected_since: expect.stringMatching(/^\d{4}-/) });
     }
-    const cli = await agents[0]!.cli(['fleet', 'status']);
+    const cli = await agents[0]!.cliInProcess(['fleet', 'status']);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/^node a, fleet .*: disconnected since \d{4}-\d\d-\d\dT[^ ]+ \(.*\); serving config revision \d+/);
     expect(cli.stdout).toMatch(/^nodes as last read from etcd:$/m);
-    expect((await agents[1]!.cli(['agent', 'status'])).stdout).toMatch(/fleet +node b of .*: disconnected since \d{4}-/);
+    expect((await cliInProcess(['agent', 'status'], { socket: agents[1]!.socket })).stdout).toMatch(/fleet +node b of .*: disconnected since \d{4}-/);
     expect(await serving(p2)).toBe(true);
     expect(await rpcError(agents[0]!.rpc('fleet.get'))).toMatchObject({ code: 'PXC_ERR_FLEET_UNREACHABLE' });
 

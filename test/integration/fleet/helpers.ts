@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { FleetStatus } from '../../../src/fleet/commands.js';
 import { startAgent, tempDir, type TestAgent } from '../../helpers/agent.js';
+import { startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** Lease TTL of the test fleets: a killed agent's record goes within ~2 s. */
@@ -29,15 +30,34 @@ export interface FleetAgentOptions {
   stateDir?: string;
 }
 
-/** An agent in a fleet, serving fleet apps on its own loopback address. */
-export async function startFleetAgent(o: FleetAgentOptions): Promise<FleetAgent> {
-  const bind = `127.0.0.${o.octet}`;
-  const config = {
+/** A fleet agent in the test's own process (helpers/in-process-agent.ts): for nodes whose process is not under test. */
+export interface InProcessFleetAgent extends InProcessAgent {
+  readonly node: string;
+  readonly bind: string;
+}
+
+/** What tests ask of any fleet agent, spawned or in-process. */
+export type AnyFleetAgent = FleetAgent | InProcessFleetAgent;
+
+function fleetConfig(o: FleetAgentOptions, bind: string) {
+  return {
     ...o.local,
     forward: { bind },
     cluster: { endpoints: o.endpoints, prefix: o.prefix, node: o.node, lease_ttl: TEST_LEASE_TTL },
   };
-  const agent = await startAgent({ config, logLevel: 'info', ...(o.stateDir ? { stateDir: o.stateDir } : {}) });
+}
+
+/** An agent in a fleet, serving fleet apps on its own loopback address. */
+export async function startFleetAgent(o: FleetAgentOptions): Promise<FleetAgent> {
+  const bind = `127.0.0.${o.octet}`;
+  const agent = await startAgent({ config: fleetConfig(o, bind), logLevel: 'info', ...(o.stateDir ? { stateDir: o.stateDir } : {}) });
+  return Object.assign(agent, { node: o.node, bind });
+}
+
+/** The same node as startFleetAgent, built in this process: no node start per agent. */
+export async function startInProcessFleetAgent(o: FleetAgentOptions): Promise<InProcessFleetAgent> {
+  const bind = `127.0.0.${o.octet}`;
+  const agent = await startInProcessAgent({ config: fleetConfig(o, bind), logLevel: 'info', ...(o.stateDir ? { stateDir: o.stateDir } : {}) });
   return Object.assign(agent, { node: o.node, bind });
 }
 
@@ -51,10 +71,10 @@ export async function startFleetAgents(list: readonly FleetAgentOptions[]): Prom
   return agents;
 }
 
-export const fleetStatus = (agent: TestAgent): Promise<FleetStatus> => agent.rpc<FleetStatus>('fleet.status');
+export const fleetStatus = (agent: Pick<TestAgent, 'rpc'>): Promise<FleetStatus> => agent.rpc<FleetStatus>('fleet.status');
 
 /** Waits until every agent's own node record says it runs `revision`. */
-export async function waitApplied(agents: readonly FleetAgent[], revision: number, timeoutMs = 10_000): Promise<void> {
+export async function waitApplied(agents: readonly AnyFleetAgent[], revision: number, timeoutMs = 10_000): Promise<void> {
   await Promise.all(
     agents.map((a) =>
       waitFor(`${a.node} at config revision ${revision}`, async () => {

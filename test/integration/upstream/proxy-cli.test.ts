@@ -3,7 +3,11 @@ import { cleanupAgents } from '../../helpers/agent.js';
 import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import type { ProxyInfo } from '../../../src/upstream/commands.js';
 
-/** `proxyctl proxy …`: thin commands over the proxy.* methods; --json prints what the socket returned. */
+/**
+ * `proxyctl proxy …`: thin commands over the proxy.* methods; --json prints what the socket returned.
+ * The CLI runs in-process (its output and exit codes are what is under test), but for the
+ * stdin case, a real process.
+ */
 
 afterEach(async () => {
   await closeInProcessAgents();
@@ -15,21 +19,21 @@ const config = { proxy: { http_proxy: 'http://127.0.0.1:9|http://127.0.0.1:10;DI
 describe('proxyctl proxy', () => {
   it('prints info, health and policy, with the same data under --json', async () => {
     const agent = await startInProcessAgent({ config });
-    const human = await agent.cli(['proxy', 'info']);
+    const human = await agent.cliInProcess(['proxy', 'info']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^Load-balance groups:\n\[0\] .*\n\[1\] DIRECT\nActive proxy: \[0\] http:\/\/127\.0\.0\.1:(9|10)\n/);
-    const json = JSON.parse((await agent.cli(['proxy', 'info', '--json'])).stdout) as ProxyInfo;
+    const json = JSON.parse((await agent.cliInProcess(['proxy', 'info', '--json'])).stdout) as ProxyInfo;
     expect(json).toMatchObject({ policy: 'default', active_group: 0, groups: [{ index: 0, fallback: false, healthy: true }, { index: 1, proxies: [{ address: 'DIRECT' }] }] });
     expect(json.groups[0]!.proxies[0]).toEqual({ address: 'http://127.0.0.1:9', state: 'unknown', healthy: true, addresses: ['127.0.0.1'], address_error: null, last_check: null, latency_ms: null, failures: 0 });
-    const health = JSON.parse((await agent.cli(['proxy', 'health', '--json'])).stdout) as Array<{ proxy: string; state: string }>;
+    const health = JSON.parse((await agent.cliInProcess(['proxy', 'health', '--json'])).stdout) as Array<{ proxy: string; state: string }>;
     expect(health.map((r) => [r.proxy, r.state])).toEqual([['http://127.0.0.1:9', 'unknown'], ['http://127.0.0.1:10', 'unknown'], ['DIRECT', 'direct']]);
-    expect(JSON.parse((await agent.cli(['proxy', 'policy', '--json'])).stdout)).toEqual({ policy: 'default' });
+    expect(JSON.parse((await agent.cliInProcess(['proxy', 'policy', '--json'])).stdout)).toEqual({ policy: 'default' });
   });
 
   it('changes the list, group and fallbacks, each saying the new state in a line, and printing it as proxy info does under --json', async () => {
     const agent = await startInProcessAgent({ config });
     const line = async (args: string[]) => {
-      const r = await agent.cli(args);
+      const r = await agent.cliInProcess(args);
       expect(r.code, r.stderr).toBe(0);
       return r.stdout;
     };
