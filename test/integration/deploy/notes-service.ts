@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { ServiceInfo } from '../../../src/deploy/controller.js';
 import type { AppInfo } from '../../../src/forward/app.js';
 import { BIN, tempDir } from '../../helpers/agent.js';
-import { freePort } from '../../helpers/echo-server.js';
 import { startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -12,15 +11,12 @@ import { waitFor } from '../../helpers/wait.js';
  * instances real processes.
  */
 
-/**
- * The notes app and its data-proxy service, as examples/notes.json but on a free port and a temp DB.
- * (Not port 0: service.endpoint reports the configured port, not the bound one.)
- */
+/** The notes app and its data-proxy service, as examples/notes.json but on port 0 (service.endpoint names the bound one) and a temp DB. */
 export async function notesConfig(over: Record<string, unknown> = {}) {
   const db = join(tempDir('pxc-notes-'), 'db');
   return {
     config: {
-      apps: [{ name: 'notes', ports: [await freePort()], balance: 'random' }],
+      apps: [{ name: 'notes', ports: [0], balance: 'random' }],
       services: [
         {
           name: 'notes',
