@@ -63,7 +63,8 @@ describe('proxyctl events and service logs --follow', () => {
     const logs = live(['service', 'logs', 'web', '--follow', '-n', '1'], env);
     // Each is subscribed once the agent counts three subscribers.
     await waitFor('subscribed', async () => (await agent.rpc<any>('agent.stats')).events.subscribers === 3, { timeoutMs: 60_000 });
-    expect(logs.out()).toMatch(/web@v1 out \| fake-service pid \d+ listening/);
+    // logs --follow subscribes before it reads the backlog (no line falls between), so its first line may come after the count
+    await waitFor('the backlog line', () => /web@v1 out \| fake-service pid \d+ listening/.test(logs.out()), { timeoutMs: 30_000 });
 
     expect((await agent.talk('reload')).trim()).toBe('OK');
     const info = await agent.rpc<{ current: { pid: number } }>('service.info', { service: 'web' });
