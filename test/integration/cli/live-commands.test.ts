@@ -76,11 +76,16 @@ describe('proxyctl events and service logs --follow', () => {
     expect(all.out()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} agent\.reload config reloaded from /m);
     expect(all.out()).toMatch(/service\.exit web@v1 pid \d+ exited \(killed by SIGKILL\); restart in 0\.1 s/);
     expect(all.out()).not.toMatch(/service\.log/);
-    const events = json
-      .out()
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    // each follower is its own process: the --json one may print READY after the plain one did
+    const jsonEvents = () =>
+      json
+        .out()
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { topic: string; state?: string });
+    await waitFor('the --json follower saw READY', () => jsonEvents().some((e) => e.topic === 'deploy.phase' && e.state === 'READY'), { timeoutMs: 30_000 });
+    const events = jsonEvents();
     expect(new Set(events.map((e) => e.topic))).toEqual(new Set(['service.exit', 'deploy.phase']));
     expect(events.find((e) => e.topic === 'service.exit')).toMatchObject({ service: 'web', version: 1, signal: 'SIGKILL', action: 'restart', delay_ms: 100 });
     expect(events.filter((e) => e.topic === 'deploy.phase').map((e) => e.state)).toEqual(['ROLLOUT_LAUNCH_NEW', 'ROLLOUT_WAIT', 'READY']);
