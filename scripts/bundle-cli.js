@@ -6,8 +6,9 @@
  * bin/run.js loads the pair only while it is fresh (dist/cli.inputs.json); otherwise it takes
  * the normal oclif path from node_modules.
  *
- * Only node_modules and the command classes are copied in. Our own code under dist/src stays
- * outside: a command's import of it becomes a require() of the file in dist/ (require(esm)),
+ * Only node_modules and what sits on oclif (the command classes and src/cli, their base classes
+ * and hooks) are copied in. The rest of our code under dist/src stays outside: an import of it
+ * becomes a require() of the file in dist/ (require(esm)),
  * run when that command is first loaded. So there is one copy of every class of ours
  * (`err instanceof ProxyctlError` holds for an error thrown by the agent's code), and a
  * client command never loads the agent.
