@@ -1,7 +1,7 @@
 import { DataProxyClient } from '../../src/deploy/data-proxy/client.js';
 
 /**
- * A client calling the NoteStore through an app port without pause, for the
+ * A client calling the NoteStore through an app port continuously, for the
  * rolling-deploy tests: workers alternating CreateNote and ReadNote of the note just written (one on a
  * kept-alive connection, one with a fresh connection per call, as the notes
  * CLI and a one-shot curl would), plus a worker calling Ready on fresh
@@ -22,13 +22,14 @@ export interface NotesLoad {
 
 export interface NotesLoadOptions {
   /**
-   * A pause after each call of the note workers: several loads at once on a
-   * 2-core box otherwise take the CPU the deploy under test needs.
+   * A pause after each call of the note workers (2 ms: still hundreds of calls
+   * a second, so every phase of a deploy is crossed by calls, without taking
+   * the CPU the deploy under test needs on a 2-core box).
    */
   pauseMs?: number;
 }
 
-export function startNotesLoad(url: string, { pauseMs = 0 }: NotesLoadOptions = {}): NotesLoad {
+export function startNotesLoad(url: string, { pauseMs = 2 }: NotesLoadOptions = {}): NotesLoad {
   let running = true;
   const rep: LoadReport = { calls: 0, failures: [], servedBy: [] };
   const clients: DataProxyClient[] = [];

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { BIN, cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
 import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { FAKE } from '../../helpers/controller.js';
 import { freePort } from '../../helpers/echo-server.js';
+import { closeTerminals, hasTmux, openTerminal } from '../../helpers/tmux.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /**
@@ -133,24 +134,15 @@ describe('proxyctl agent logs', () => {
   });
 });
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-
 describe.skipIf(!hasTmux)('a foreground agent on a terminal (tmux)', () => {
+  afterEach(closeTerminals);
+
   it('logs one readable line per entry, not JSON', async () => {
     const dir = tempDir('pxc-fg-');
-    const session = `pxc-fg-${process.pid}`;
-    const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-    tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '20', `NO_COLOR=1 '${process.execPath}' '${BIN}' agent start --state-dir '${dir}'; sleep 600`);
-    try {
-      const screen = await waitFor('agent started line', () => {
-        const s = tmux('capture-pane', '-p', '-t', session);
-        return /INFO: agent started/.test(s) ? s : null;
-      }, { timeoutMs: 60_000 });
-      expect(screen).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: agent started \{"socket":/m);
-      expect(screen).not.toContain('{"level":');
-      expect((await runCli(['agent', 'stop', '--state-dir', dir])).code).toBe(0);
-    } finally {
-      spawnSync('tmux', ['kill-session', '-t', session]);
-    }
+    const t = await openTerminal('fg', `NO_COLOR=1 '${process.execPath}' '${BIN}' agent start --state-dir '${dir}'; sleep 600`, { cols: 200, rows: 20 });
+    const screen = await t.waitScreen('agent started line', (s) => /INFO: agent started/.test(s), { timeoutMs: 60_000 });
+    expect(screen).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: agent started \{"socket":/m);
+    expect(screen).not.toContain('{"level":');
+    expect((await runCli(['agent', 'stop', '--state-dir', dir])).code).toBe(0);
   });
 });

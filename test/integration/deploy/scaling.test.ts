@@ -6,7 +6,7 @@ import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
 import { notesConfig, startNotes } from './notes-service.js';
 
-/** Scaling the notes service, and a deploy in batches of max_surge, while a client calls without pause: zero failed calls. */
+/** Scaling the notes service, and a deploy in batches of max_surge, while a client calls continuously: zero failed calls. */
 
 afterEach(async () => {
   // A graceful stop: the agent stops its instances (a SIGKILLed agent would orphan them).
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 describe('scaling under load', () => {
-  it('scales up and down, and rolls a deploy over 3 instances in batches of max_surge followed by events, under a client calling without pause, with zero failed calls', async () => {
+  it('scales up and down, and rolls a deploy over 3 instances in batches of max_surge followed by events, under a client calling continuously, with zero failed calls', async () => {
     const { config } = await notesConfig({ max_surge: 2, drain: 0.5 });
     const agent = await startNotes(config);
     const endpoint = await agent.rpc<{ url: string }>('service.endpoint', { service: 'notes' });

@@ -6,7 +6,7 @@ import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
 import { alive, notesConfig, notesPort, startNotes } from './notes-service.js';
 
-/** Deploys of the notes service while a client calls without pause: zero failed calls; both versions serve during ROLLOUT_WAIT. */
+/** Deploys of the notes service while a client calls continuously: zero failed calls; both versions serve during ROLLOUT_WAIT. */
 
 afterEach(async () => {
   // A graceful stop: the agent stops its instances (a SIGKILLed agent would orphan them).
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 describe('rolling deploys under load', () => {
-  it('serves a client calling without pause across two deploys with zero failed calls; both versions serve during ROLLOUT_WAIT; the previous gets SIGTERM and exits', async () => {
+  it('serves a client calling continuously across two deploys with zero failed calls; both versions serve during ROLLOUT_WAIT; the previous gets SIGTERM and exits', async () => {
     const { config } = await notesConfig();
     const agent = await startNotes(config);
     const endpoint = await agent.rpc<{ url: string }>('service.endpoint', { service: 'notes' });

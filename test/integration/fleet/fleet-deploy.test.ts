@@ -61,7 +61,7 @@ afterAll(async () => {
 
 describe('fleet deploys', () => {
   it('roll every node to the next version with zero failed calls through every node\'s app port, and refuse a second fleet deploy meanwhile', async () => {
-    const loads = agents.map((a) => startNotesLoad(`http://${a.bind}:${port}/rpc`, { pauseMs: 2 }));
+    const loads = agents.map((a) => startNotesLoad(`http://${a.bind}:${port}/rpc`));
     await waitFor('load on every node', () => loads.every((l) => l.report().calls > 10));
 
     const follower = await agents[0]!.rpc<FleetEventsResult>('fleet.events');
