@@ -1,7 +1,8 @@
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import { ProxyctlError } from '../errors.js';
 import { JsonRpcClient, RpcCallError, type CallOptions } from '../net/json-rpc-client.js';
+import { undici } from '../net/undici.js';
 import { probeTcp } from '../net/tcp-probe.js';
 import type { DataProxyMethods } from './data-proxy/protocol.js';
 
@@ -16,15 +17,23 @@ import type { DataProxyMethods } from './data-proxy/protocol.js';
 export type InstanceMethods = Pick<DataProxyMethods, 'Ready' | 'ExportShardStats'>;
 
 export class InstanceClient {
-  readonly #agent = new Agent({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000, connections: 2 });
-  readonly #rpc = new JsonRpcClient<InstanceMethods>({ label: 'instance', dispatcher: this.#agent });
+  #pool: { agent: Agent; rpc: JsonRpcClient<InstanceMethods> } | null = null;
+
+  /** The connection pool, made at the first call: an agent without services never loads undici. */
+  #conn(): { agent: Agent; rpc: JsonRpcClient<InstanceMethods> } {
+    if (!this.#pool) {
+      const agent = new (undici().Agent)({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000, connections: 2 });
+      this.#pool = { agent, rpc: new JsonRpcClient<InstanceMethods>({ label: 'instance', dispatcher: agent }) };
+    }
+    return this.#pool;
+  }
 
   /** One JSON-RPC call to `http://host:port<path>` with a deadline (ms, or options); rejects with RpcCallError for an error reply. */
   call<K extends keyof InstanceMethods>(host: string, port: number, path: string, method: K, params: InstanceMethods[K]['params'], opts: CallOptions | number): Promise<InstanceMethods[K]['result']>;
   /** A method outside the agent's own table (e.g. a test instance's): the result is not checked. */
   call(host: string, port: number, path: string, method: string, params: object, opts: CallOptions | number): Promise<unknown>;
   call(host: string, port: number, path: string, method: string, params: object, opts: CallOptions | number): Promise<unknown> {
-    const rpc = this.#rpc as unknown as JsonRpcClient<Record<string, { params: object; result: unknown }>>;
+    const rpc = this.#conn().rpc as unknown as JsonRpcClient<Record<string, { params: object; result: unknown }>>;
     return rpc.call(instanceUrl(host, port, path), method, params, typeof opts === 'number' ? { timeoutMs: opts } : opts);
   }
 
@@ -38,7 +47,7 @@ export class InstanceClient {
         }
         case 'http': {
           const deadline = AbortSignal.timeout(timeoutMs);
-          const res = await request(instanceUrl(host, port, ready.path), { dispatcher: this.#agent, signal: signal ? AbortSignal.any([deadline, signal]) : deadline });
+          const res = await undici().request(instanceUrl(host, port, ready.path), { dispatcher: this.#conn().agent, signal: signal ? AbortSignal.any([deadline, signal]) : deadline });
           await res.body.dump();
           return res.statusCode >= 200 && res.statusCode < 300 ? true : `GET ${ready.path} answered ${res.statusCode}`;
         }
@@ -55,7 +64,7 @@ export class InstanceClient {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#pool?.agent.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { request } from 'undici';
 import type { DownloadsConfig } from '../config/schema.js';
+import { undici } from '../net/undici.js';
 import { ProxyctlError } from '../errors.js';
 import type { FailureEvidence, ProxyAttempt, ProxyJob, ProxyRouter } from '../upstream/api.js';
 import { Committer } from './committer.js';
@@ -325,7 +325,7 @@ export class Transfer {
     let status: number | undefined;
     try {
       if (this.#ended()) return;
-      const res = await request(source.url, {
+      const res = await undici().request(source.url, {
         method: 'GET',
         headers: this.#headers(range, source),
         dispatcher: attempt.dispatcher,
@@ -632,7 +632,7 @@ export class Transfer {
       return;
     }
     const map = this.files.map;
-    const res = await request(source.url, { method: 'HEAD', headers: this.#headers({ start: 0, end: null }, source), dispatcher: attempt.dispatcher, signal, headersTimeout: attempt.timeoutMs });
+    const res = await undici().request(source.url, { method: 'HEAD', headers: this.#headers({ start: 0, end: null }, source), dispatcher: attempt.dispatcher, signal, headersTimeout: attempt.timeoutMs });
     await res.body.dump().catch(() => undefined);
     const size = res.statusCode === 200 ? contentLength(res.headers) : null;
     // Complete only when every byte before the range is there and the file ends there.

@@ -1,5 +1,6 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { isErrorCode, ProxyctlError, type ErrorCode } from '../errors.js';
+import { undici } from './undici.js';
 
 /**
  * The one JSON-RPC 2.0 client: calls over HTTP POST on undici, typed by a
@@ -97,7 +98,7 @@ export class JsonRpcClient<M extends RpcMethodTable<M>> {
 
   constructor(opts: JsonRpcClientOptions = {}) {
     // pipelining 0 is undici's "no keep-alive": one connection per call
-    this.#owned = opts.dispatcher ? null : new Agent({ connections: opts.connections ?? null, ...(opts.keepAlive === false && { pipelining: 0 }) });
+    this.#owned = opts.dispatcher ? null : new (undici().Agent)({ connections: opts.connections ?? null, ...(opts.keepAlive === false && { pipelining: 0 }) });
     this.#dispatcher = opts.dispatcher ?? this.#owned!;
     this.#label = opts.label ?? 'JSON-RPC server';
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
@@ -115,7 +116,7 @@ export class JsonRpcClient<M extends RpcMethodTable<M>> {
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: 'POST', dispatcher: this.#dispatcher, headers: { 'content-type': 'application/json' }, body, signal });
+        res = await undici().request(url, { method: 'POST', dispatcher: this.#dispatcher, headers: { 'content-type': 'application/json' }, body, signal });
       } catch (err) {
         if (retry && attempt === 0 && !signal.aborted && RESET_CODES.has((err as NodeJS.ErrnoException).code ?? '')) continue;
         throw this.#transportError(err, url, method, timeoutMs, deadline, opts.signal);

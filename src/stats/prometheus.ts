@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { Registry, type Metric } from 'prom-client';
+import type * as PromClient from 'prom-client';
 import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
 import { parseHostPort } from '../config/schema.js';
 import type { StatsRegistry } from './registry.js';
@@ -65,9 +66,13 @@ function labelName(name: string): string {
   return /^[a-zA-Z_]/.test(l) ? l : `_${l}`;
 }
 
+// prom-client (~80 modules with its OpenTelemetry dependency, ~50 ms) is loaded by the first scrape, not by every agent start.
+let promClient: typeof PromClient | undefined;
+const loadPromClient = (): typeof PromClient => (promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
+
 /** The stats as Prometheus text, over one Registry whose families are registered once. */
 export class StatsExporter {
-  readonly registry = new Registry();
+  readonly registry: PromClient.Registry = new (loadPromClient().Registry)();
   readonly #stats: StatsRegistry;
   readonly #families = new Map<string, StatsFamily>();
 
@@ -114,7 +119,7 @@ export class StatsExporter {
       f = new StatsFamily(name, help || name, type, labels);
       this.#families.set(name, f);
       // prom-client's Registry takes any object with name, help, type, aggregator and get().
-      this.registry.registerMetric(f as unknown as Metric);
+      this.registry.registerMetric(f as unknown as PromClient.Metric);
     } else if (f.type !== type || f.labelKey !== keyOf(labels)) return; // another meaning under this name: see above
     f.values.push({ labels, value });
   }
@@ -132,10 +137,11 @@ export class MetricsServer implements Subsystem {
   #server: Server | undefined;
   #error: string | null = null;
   readonly #startedAt = Date.now();
-  readonly #exporter: StatsExporter;
+  #exporter: StatsExporter | null = null;
+  readonly #stats: SubsystemContext['stats'];
 
   constructor(ctx: SubsystemContext) {
-    this.#exporter = new StatsExporter(ctx.stats);
+    this.#stats = ctx.stats;
     this.#logger = ctx.logger.child({ sub: 'metrics' });
     this.#listen = ctx.config.metrics.listen;
     ctx.stats.scope('metrics').text('listen_error', 'why metrics.listen could not be served', () => this.#error);
@@ -198,6 +204,7 @@ export class MetricsServer implements Subsystem {
     }
     if (path === '/metrics') {
       try {
+        this.#exporter ??= new StatsExporter(this.#stats);
         const body = await this.#exporter.metrics();
         res.writeHead(200, { 'content-type': this.#exporter.registry.contentType }).end(body);
       } catch (err) {

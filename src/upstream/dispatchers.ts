@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, ProxyAgent, interceptors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undici } from '../net/undici.js';
 import { ProxyctlError } from '../errors.js';
 import { DIRECT } from '../config/proxy-spec.js';
 import { guardPausedFinish } from './undici-patch.js';
@@ -87,13 +88,14 @@ export class DispatcherPool {
     let e = this.#entries.get(key);
     if (!e) {
       const base = this.#build(address, caFile === null ? undefined : this.#ca(caFile));
-      e = { base, fetch: base.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })) };
+      e = { base, fetch: base.compose(undici().interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })) };
       this.#entries.set(key, e);
     }
     return e;
   }
 
   #build(address: string, ca: string[] | undefined): Dispatcher {
+    const { Agent, ProxyAgent } = undici();
     if (address === DIRECT) return new Agent({ connect: { timeout: this.#timeouts.directMs, ...(ca ? { ca } : {}) } });
     const timeout = this.#timeouts.proxyMs;
     // proxyTunnel false: absolute-form requests for http:, CONNECT only for https:.

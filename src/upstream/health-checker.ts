@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undici } from '../net/undici.js';
 import { probeTcp } from '../net/tcp-probe.js';
 import { classifyFailure, describeError } from './classify.js';
 import type { DispatcherPool } from './dispatchers.js';
@@ -201,7 +202,7 @@ export async function probeUrl(dispatcher: Dispatcher, url: string, timeoutMs: n
   const started = performance.now();
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
-    const res = await request(url, { dispatcher, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers: { 'cache-control': 'no-cache' } });
+    const res = await undici().request(url, { dispatcher, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers: { 'cache-control': 'no-cache' } });
     await res.body.dump();
     const latencyMs = Math.round(performance.now() - started);
     if (res.statusCode < 400) return { ok: true, latencyMs, error: null };
