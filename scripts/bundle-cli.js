@@ -115,15 +115,20 @@ const ownCodeStaysOut = {
  * Two rewrites of the bundled source, each checked so that a new oclif that no longer matches
  * fails the build instead of silently changing behaviour:
  * - bin/run.js compiles the bundle with vm.Script (for the code cache), where import() has no
- *   loader on Node 20 without an experimental flag. So every import() goes through __pxcImport,
- *   which bin/run.js hands in: import() of its own module, a specifier relative to the bundle
- *   resolved against dist/. Ours are string literals, rewritten relative to the bundle; oclif's
- *   (module-loader and friends) take absolute file URLs.
+ *   loader on Node 20 without an experimental flag. So every import() that stays one goes through
+ *   __pxcImport, which bin/run.js hands in: import() of its own module, a specifier relative to the
+ *   bundle resolved against dist/. Ours are string literals, rewritten relative to the bundle;
+ *   oclif's computed ones (module-loader and friends) take absolute file URLs.
  * - oclif sorts the manifest's command ids with localeCompare at every start; creating the ICU
  *   collator that needs costs more (~70 M instructions) than the rest of the sort and load. On ids
  *   (lower-case ASCII, digits, '-' and ':') code-unit order is the collation order.
  */
 const DYNAMIC_IMPORT = /\bimport\((?!\))/; // not global: .test() must not keep a lastIndex between files
+const LITERAL_IMPORT = /\bimport\((['"])([^'"]+)\1\)/g;
+// A package's import() of a computed specifier (oclif's module loader: file URLs). Its import()s of
+// a package by name (oclif's `import('wsl-utils')` in Config.load, six ES modules and ~10 ms of every
+// start) are left to esbuild, which bundles them.
+const COMPUTED_IMPORT = /\bimport\((?!\)|['"])/; // not global either
 const COLLATED_SORT = { file: `${sep}@oclif${sep}core${sep}lib${sep}config${sep}plugin.js`, text: '.sort((a, b) => a.id.localeCompare(b.id))' };
 const rewrites = {
   name: 'rewrites',
@@ -137,10 +142,11 @@ const rewrites = {
         source = source.replace(COLLATED_SORT.text, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))');
       }
       if (DYNAMIC_IMPORT.test(source)) {
-        source = args.path.includes(`${sep}node_modules${sep}`)
-          ? source.replace(new RegExp(DYNAMIC_IMPORT, 'g'), '__pxcImport(')
-          : source.replace(/\bimport\((['"])([^'"]+)\1\)/g, (_, q, path) => `__pxcImport(${JSON.stringify(/^\.\.?\//.test(path) ? spec(resolve(args.path, '..', path)) : path)})`);
-        if (DYNAMIC_IMPORT.test(source)) throw new Error(`bundle-cli: ${where}: an import() whose specifier is not a string literal`);
+        const ofPackage = args.path.includes(`${sep}node_modules${sep}`);
+        source = ofPackage
+          ? source.replace(new RegExp(COMPUTED_IMPORT, 'g'), '__pxcImport(')
+          : source.replace(LITERAL_IMPORT, (_, q, path) => `__pxcImport(${JSON.stringify(/^\.\.?\//.test(path) ? spec(resolve(args.path, '..', path)) : path)})`);
+        if (!ofPackage && DYNAMIC_IMPORT.test(source)) throw new Error(`bundle-cli: ${where}: an import() whose specifier is not a string literal`);
       }
       return source === before ? undefined : { contents: source, loader: 'js' };
     });
