@@ -3,6 +3,7 @@ import { ClientCommand } from '../src/cli/client-command.js';
 import { ControlClient } from '../src/control/client.js';
 import type { ServiceSummary } from '../src/deploy/controller.js';
 import { makeChalk } from '../src/ui/colour.js';
+import { changed } from '../src/ui/outcome.js';
 import { renderDashboard } from '../src/ui/dashboard.js';
 import { DashboardFeed } from '../src/ui/dashboard-feed.js';
 
@@ -45,7 +46,7 @@ export default class Dashboard extends ClientCommand {
         const client = feed.client;
         if (!client) throw new Error('not connected');
         const d = verb === 'deploy' ? await client.call('service.deploy', { service: service.name }) : await client.call('service.restart', { service: service.name });
-        message = `${d.kind} ${d.id} of ${d.service} started: v${d.from_version ?? '-'} -> v${d.version}`;
+        message = changed(`${d.kind} ${d.id} of ${d.service}`, `started, v${d.from_version ?? '-'} -> v${d.version}`);
       } catch (err) {
         message = chalk.red((err as Error).message);
       }

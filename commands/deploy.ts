@@ -7,6 +7,7 @@ import type { DeployStarted } from '../src/deploy/commands.js';
 import { ProxyctlError } from '../src/errors.js';
 import type { RolloutRecord } from '../src/fleet/rollout.js';
 import { renderRollout } from '../src/fleet/render.js';
+import { changed } from '../src/ui/outcome.js';
 import { describeChange } from '../src/ui/render/services.js';
 
 export default class Deploy extends ClientCommand {
@@ -49,7 +50,7 @@ With --fleet the agent you talk to coordinates a fleet deploy: it takes the serv
       flags.rollback ? client.call('service.rollback', { service: args.service, ...(flags.to ? { version: flags.to } : {}) }) : client.call('service.deploy', { service: args.service });
     if (!flags.wait) {
       const d = await this.withClient(socket, (client) => start(client));
-      this.log(`${what} ${d.id} of ${d.service} started: ${describeChange(d)} (${d.state}); follow with 'proxyctl service info ${d.service}'`);
+      this.log(changed(`${what} ${d.id} of ${d.service}`, `started, ${describeChange(d)} (${d.state}); follow with 'proxyctl service info ${d.service}'`));
       return d;
     }
     const record = await this.withClient(socket, (client) =>
@@ -64,7 +65,7 @@ With --fleet the agent you talk to coordinates a fleet deploy: it takes the serv
       ),
     );
     if (record.result === 'failed') throw new ProxyctlError('PXC_ERR_DEPLOY_FAILED', `${what} ${record.id} of ${record.service} failed: ${record.error}`);
-    this.log(`${what} ${record.id} succeeded: ${record.service} v${record.version} is current`);
+    this.log(changed(`${what} ${record.id} of ${record.service}`, `succeeded, ${record.service} v${record.version} is current`));
     return record;
   }
 
@@ -72,7 +73,7 @@ With --fleet the agent you talk to coordinates a fleet deploy: it takes the serv
     const params = { service, max_unavailable: flags['max-unavailable'], node_timeout: flags['node-timeout'] };
     if (!flags.wait) {
       const r = await this.call(socket, 'fleet.deploy', params);
-      this.log(`fleet deploy ${r.id} of ${service} started on ${r.nodes.map((n) => n.node).join(', ')} (coordinator ${r.coordinator}); follow with 'proxyctl fleet status'`);
+      this.log(changed(`fleet deploy ${r.id} of ${service}`, `started on ${r.nodes.map((n) => n.node).join(', ')} (coordinator ${r.coordinator}); follow with 'proxyctl fleet status'`));
       return r;
     }
     const record = await this.withClient(socket, async (client) => {

@@ -3,6 +3,7 @@ import type { ControlClient } from '../control/client.js';
 import type { DeployStarted } from '../deploy/commands.js';
 import type { DeployRecord } from '../deploy/controller.js';
 import { ProxyctlError } from '../errors.js';
+import { changed } from '../ui/outcome.js';
 import { describeChange } from '../ui/render/services.js';
 import { ClientCommand } from './client-command.js';
 import { followOperation } from './follow-operation.js';
@@ -29,7 +30,7 @@ export abstract class ServiceOperationCommand extends ClientCommand {
   protected async operate(socket: string, flags: { wait: boolean; 'wait-timeout': number }, start: (client: ControlClient) => Promise<DeployStarted>): Promise<DeployStarted | DeployRecord> {
     if (!flags.wait) {
       const d = await this.withClient(socket, start);
-      this.log(`${d.kind} ${d.id} of ${d.service} started: ${describeChange(d)} (${d.state})`);
+      this.log(changed(`${d.kind} ${d.id} of ${d.service}`, `started, ${describeChange(d)} (${d.state})`));
       return d;
     }
     const record = await this.withClient(socket, (client) =>
@@ -44,7 +45,7 @@ export abstract class ServiceOperationCommand extends ClientCommand {
       ),
     );
     if (record.result === 'failed') throw new ProxyctlError('PXC_ERR_DEPLOY_FAILED', `${record.kind} ${record.id} of ${record.service} failed: ${record.error}`);
-    this.log(`${record.kind} ${record.id} of ${record.service} succeeded`);
+    this.log(changed(`${record.kind} ${record.id} of ${record.service}`, 'succeeded'));
     return record;
   }
 }

@@ -44,7 +44,7 @@ describe.skipIf(!hasTmux)('proxyctl dashboard in a terminal (tmux)', () => {
     await t.keys('d');
     await t.waitScreen('question again', (s) => s.includes('[y/N]'));
     await t.keys('y');
-    await t.waitScreen('deploy message', (s) => s.includes('deploy 2 of notes started: v1 -> v2'), { timeoutMs: 20_000 });
+    await t.waitScreen('deploy message', (s) => s.includes('deploy 2 of notes: started, v1 -> v2'), { timeoutMs: 20_000 });
     await t.waitScreen('v2 current on screen', (s) => /notes\s+READY\s+ok\s+v2 \(/.test(s), { timeoutMs: 30_000 });
     expect((await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).current!.version).toBe(2);
     // The events pane showed the deploy as it went.

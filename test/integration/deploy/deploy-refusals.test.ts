@@ -19,7 +19,7 @@ describe('deploys that cannot go ahead', () => {
     const agent = await startNotes(config);
     const first = await agent.cliInProcess(['deploy', 'notes']);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/deploy 2 of notes started: v1 -> v2/);
+    expect(first.stdout).toMatch(/deploy 2 of notes: started, v1 -> v2/);
     const second = await agent.cliInProcess(['deploy', 'notes', '--json']);
     expect(second.code).toBe(1);
     expect(JSON.parse(second.stdout)).toMatchObject({ error: { code: 'PXC_ERR_DEPLOY_IN_PROGRESS', message: expect.stringMatching(/deploy already in progress/) } });
