@@ -125,9 +125,9 @@ const ownCodeStaysOut = {
  */
 const DYNAMIC_IMPORT = /\bimport\((?!\))/; // not global: .test() must not keep a lastIndex between files
 const LITERAL_IMPORT = /\bimport\((['"])([^'"]+)\1\)/g;
-// A package's import() of a computed specifier (oclif's module loader: file URLs). Its import()s of
-// a package by name (oclif's `import('wsl-utils')` in Config.load, six ES modules and ~10 ms of every
-// start) are left to esbuild, which bundles them.
+// A package's import() of a computed specifier (oclif's module loader: file URLs). Its import()s
+// of a package by name (oclif's `import('wsl-utils')` in Config.load: six ES modules resolved and
+// compiled at every start) are left to esbuild, which bundles them.
 const COMPUTED_IMPORT = /\bimport\((?!\)|['"])/; // not global either
 const COLLATED_SORT = { file: `${sep}@oclif${sep}core${sep}lib${sep}config${sep}plugin.js`, text: '.sort((a, b) => a.id.localeCompare(b.id))' };
 const rewrites = {

@@ -4,9 +4,8 @@ import { waitFor } from './wait.js';
 /**
  * Real terminals for the tests of prompts, the dashboard and foreground logs: tmux sessions,
  * driven through one control-mode client (`tmux -C`) per worker. Reading a screen is then a
- * line on a pipe, not a `tmux capture-pane` process: a fork of the large test worker costs
- * ~30 ms of CPU and blocks its loop (where in-process agents serve), and a screen polled at
- * 20 ms made thousands of them.
+ * line on a pipe, not a `tmux capture-pane` process: each was a fork of the large test worker
+ * that blocked its loop (where in-process agents serve), one per poll of the screen.
  */
 
 export const hasTmux = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
