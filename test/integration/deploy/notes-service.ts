@@ -23,7 +23,9 @@ export async function notesConfig(over: Record<string, unknown> = {}) {
           app: 'notes',
           command: [process.execPath, BIN, 'data-proxy', '--db', db, '--shards', '3'],
           ready: { kind: 'jsonrpc', path: '/rpc' },
-          ready_attempts: 100,
+          // 60 s to answer Ready, as in the fleet tests: 10 s was once not enough for a first data proxy
+          // on a loaded 2-core box (a deadline, not a wait: the probe passes at the first Ready).
+          ready_attempts: 600,
           ready_interval: 0.1,
           drain: 1,
           stop_timeout: 5,
@@ -42,7 +44,7 @@ export async function startNotes(config: unknown): Promise<InProcessAgent> {
 }
 
 export async function notesReady(agent: { rpc: InProcessAgent['rpc'] }): Promise<void> {
-  await waitFor('first deploy', async () => (await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).state === 'READY', { timeoutMs: 30_000 });
+  await waitFor('first deploy', async () => (await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).state === 'READY', { timeoutMs: 90_000 });
 }
 
 /** The port the notes app is bound to, as app info reports it. */

@@ -140,6 +140,11 @@ describe('fleet deploys', () => {
       nodes: [{ node: 'a', state: 'failed' }, { node: 'b', state: 'not run' }],
     });
     expect((await notes(agents[1]!)).current?.version).toBe(b);
-    expect((await agents[0]!.talk('fleet status')).trim().split('\n').at(-1)).toMatch(/^fleet deploy notes notes-\S+: failed \(0\/2 nodes, coordinator b, .*\): stopped at node a/);
+    // Node a learns the rollout's end through its etcd watch: eventually.
+    const status = await waitFor("node a's fleet status shows the rollout's end", async () => {
+      const last = (await agents[0]!.talk('fleet status')).trim().split('\n').at(-1)!;
+      return / running \(/.test(last) ? null : last;
+    });
+    expect(status).toMatch(/^fleet deploy notes notes-\S+: failed \(0\/2 nodes, coordinator b, .*\): stopped at node a/);
   });
 });
