@@ -29,7 +29,7 @@ describe('scaling under load', () => {
     const up = await agent.cliInProcess(['service', 'scale', 'notes', '3']);
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
-    expect(up.stdout).toMatch(/scale \d+ of notes: to 3 instances[\s\S]*SCALING[\s\S]*READY[\s\S]*succeeded/);
+    expect(up.stdout).toMatch(/scale \d+ of notes: to 3 instances[\s\S]*SCALING[\s\S]*READY[\s\S]*\nscale \d+ of notes: succeeded\n$/);
     expect(await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).toMatchObject({ ready: 3, scale: 3, health: 'ok' });
     await mark();
 

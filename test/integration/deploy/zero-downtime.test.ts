@@ -31,7 +31,7 @@ describe('rolling deploys under load', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/ROLLOUT_LAUNCH_NEW[\s\S]*ROLLOUT_WAIT[\s\S]*READY/);
-      expect(r.stdout).toContain(`notes v${version} is current`);
+      expect(r.stdout).toMatch(new RegExp(`\ndeploy \\d+ of notes: succeeded, notes v${version} is current\n$`));
       const info = await agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
       const d = info.deploys.at(-1)!;
       records.push(d);
