@@ -2,7 +2,7 @@
 // The import-layer check CI runs (node scripts/check-imports.js): no module imports
 // from a layer above its own, a subsystem reaches another only through its api.ts,
 // and no runtime import cycle. Layers, low to high:
-//   errors/version/net < config < stats, state < control < subsystems (upstream, download,
+//   errors/version/lazy-require/net < config < stats, state < control < subsystems (upstream, download,
 //   forward, deploy, fleet) < agent < ui < cli < commands/
 // `import type` is erased at build and is not counted (the CLI imports reply types
 // from subsystems on purpose); a dynamic import() is held to the layers too.
@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SUBSYSTEM = 4;
 const RANK = {
-  'errors.ts': 0, 'version.ts': 0,
-  // Socket primitives over node:net that several subsystems share (the TCP probe); they import nothing of proxyctl.
+  'errors.ts': 0, 'version.ts': 0, 'lazy-require.ts': 0,
+  // The network clients several subsystems share (TCP probe, JSON-RPC client, undici at first use); below config.
   net: 0,
   config: 1, stats: 2, state: 2, control: 3,
   upstream: SUBSYSTEM, download: SUBSYSTEM, forward: SUBSYSTEM, deploy: SUBSYSTEM, fleet: SUBSYSTEM,

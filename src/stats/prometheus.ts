@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type * as PromClient from 'prom-client';
+import { lazyRequire } from '../lazy-require.js';
 import type { Subsystem, SubsystemContext, SubsystemParts } from '../agent/subsystem.js';
 import { parseHostPort } from '../config/schema.js';
 import type { StatsRegistry } from './registry.js';
@@ -67,8 +67,7 @@ function labelName(name: string): string {
 }
 
 // prom-client (~80 modules with its OpenTelemetry dependency, ~50 ms) is loaded by the first scrape, not by every agent start.
-let promClient: typeof PromClient | undefined;
-const loadPromClient = (): typeof PromClient => (promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
+const loadPromClient = lazyRequire<typeof PromClient>('prom-client');
 
 /** The stats as Prometheus text, over one Registry whose families are registered once. */
 export class StatsExporter {

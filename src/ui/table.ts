@@ -1,9 +1,8 @@
 import type CliTable from 'cli-table3';
-import { createRequire } from 'node:module';
+import { lazyRequire } from '../lazy-require.js';
 
 // Loaded when the first table is drawn, not by every CLI start that imports this module.
-let Table: typeof CliTable | undefined;
-const load = (): typeof CliTable => (Table ??= createRequire(import.meta.url)('cli-table3') as typeof CliTable);
+const load = lazyRequire<typeof CliTable>('cli-table3');
 
 /**
  * A borderless, aligned table as operators' tools print them (kubectl get,

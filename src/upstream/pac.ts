@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createPacResolver } from 'pac-resolver';
 import { QuickJS } from 'quickjs-wasi';
-import { request } from 'undici';
 import { ProxyctlError } from '../errors.js';
+import { undici } from '../net/undici.js';
 import { describeError } from './classify.js';
 import { DIRECT, parseMember, type GroupSpec } from '../config/proxy-spec.js';
 
@@ -55,7 +55,7 @@ function quickjsWasm(): WasmModule {
 
 /** Fetches one PAC file without any proxy (a PAC names the proxies; it cannot need one). */
 export async function fetchPac(url: string, timeoutMs: number): Promise<string> {
-  const res = await request(url, { signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const res = await undici().request(url, { signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   if (res.statusCode !== 200) {
     await res.body.dump();
     throw new Error(`HTTP ${res.statusCode}`);
