@@ -25,14 +25,37 @@ export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): Sqli
   ensureDir(dirname(path), 'database dir');
   makePrivate(path);
   const db = new Database(path);
-  // First: switching a new file to WAL takes a lock, and two processes opening it at once (instances
-  // of a service started together on one notes DB) must wait for each other, not fail with SQLITE_BUSY.
-  db.pragma('busy_timeout = 5000');
+  // First: two processes opening one file at once (instances of a service started together on
+  // one notes DB) must wait for each other, not fail with SQLITE_BUSY.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
-  db.pragma('journal_mode = WAL');
+  toWal(db);
   db.pragma('synchronous = NORMAL');
   return db;
 }
+
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Switches a new file to WAL. Both openers of a new file hold a shared lock and
+ * want an exclusive one: SQLite answers one of them SQLITE_BUSY at once, without
+ * the busy handler (waiting could deadlock), so that one retries here until the
+ * other is done, within the busy timeout.
+ */
+function toWal(db: SqliteDatabase): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(RETRY_CELL, 0, 0, 10); // a synchronous sleep: opening is synchronous
+    }
+  }
+}
+
+const RETRY_CELL = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * SQLite creates its files 0644 less the umask, and gives the -wal and -shm

@@ -69,7 +69,9 @@ describe('data proxy: methods', () => {
     expect(a.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.created_at).toBe(a.updated_at);
     expect(new Date(a.created_at).toISOString()).toBe(a.created_at);
-    expect((await c.listNotes()).map((n) => n.id)).toEqual([a.id, b.id]);
+    // Oldest first; two notes of the same millisecond in id order.
+    const created = [a, b].sort((x, y) => x.created_at.localeCompare(y.created_at) || (x.id < y.id ? -1 : 1));
+    expect((await c.listNotes()).map((n) => n.id)).toEqual(created.map((n) => n.id));
     expect(await c.readNote(b.id)).toEqual(b);
 
     const titled = await c.updateNote(a.id, { title: 'renamed' });
