@@ -280,13 +280,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return out;
   }
 
-  // listen(ip, port, appId) -> [listenerId, boundPort], or a negative errno.
+  // listen(ip, port, appId, backlog) -> [listenerId, boundPort], or a negative errno.
   // Synchronous, so start and reload learn at once that a port cannot be opened.
   Napi::Value Listen(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Alive(info)) return env.Undefined();
     App* app = AppArg(info, 2);
-    if (!app || !info[0].IsString() || !info[1].IsNumber()) return Bad(info, "listen(ip, port, appId)");
+    if (!app || !info[0].IsString() || !info[1].IsNumber() || !info[3].IsNumber()) return Bad(info, "listen(ip, port, appId, backlog)");
+    int backlog = info[3].As<Napi::Number>().Int32Value();  // the kernel caps it at somaxconn
+    if (backlog < 1) backlog = 1;
     sockaddr_storage sa;
     socklen_t len;
     int port = info[1].As<Napi::Number>().Int32Value();
@@ -303,7 +305,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       int zero = 0;  // "::" takes IPv4 too, as Node does
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     }
-    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(fd, 511) != 0) {
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(fd, backlog) != 0) {
       int err = errno;
       close(fd);
       return Napi::Number::New(env, -err);

@@ -256,7 +256,7 @@ export const appSchema = z
     health: healthSchema.describe('active TCP health checks'),
     connect_timeout: seconds(3, 'connect timeout to a target before the next is tried'),
     idle_timeout: seconds(3600, 'a connection idle in both directions this long is closed'),
-    max_connections: z.number().int().min(1).default(10000).describe('concurrent client connections per app (default 10000)'),
+    max_connections: z.number().int().min(1).default(10000).describe('concurrent client connections per app (default 10000); also the listen backlog of its ports, as in HAProxy (the kernel caps it at net.core.somaxconn)'),
   })
   .strict();
 

@@ -239,7 +239,7 @@ export class Forward implements Subsystem, AppTargets {
     }
     const attempt = async (): Promise<ListenError | null> => {
       try {
-        const listener = await this.#engine.listen(host, w.port, w.app.engineApp);
+        const listener = await this.#engine.listen(host, w.port, w.app.engineApp, backlogOf(w.app));
         next.set(w.key, { key: w.key, bind: w.bind, host, port: w.port, app: w.app, listener });
         return null;
       } catch (err) {
@@ -258,7 +258,7 @@ export class Forward implements Subsystem, AppTargets {
         if (err) {
           // Put the old one back if we can, so nothing stops serving.
           try {
-            holder.listener = await this.#engine.listen(holder.host, holder.port, holder.app.engineApp);
+            holder.listener = await this.#engine.listen(holder.host, holder.port, holder.app.engineApp, backlogOf(holder.app));
             old.set(holder.key, holder);
           } catch {
             // lost: the problem below names the port
@@ -396,4 +396,13 @@ function checkAddress(address: string): string {
 export function createForward(ctx: SubsystemContext) {
   const fwd = new Forward(ctx);
   return { subsystem: fwd, commands: forwardCommands(fwd), api: fwd as AppTargets } satisfies SubsystemParts<Forward, readonly AnyCommand[], AppTargets>;
+}
+
+/**
+ * The listen backlog of an app's ports: its max_connections, as HAProxy sizes a frontend's
+ * (the kernel caps it at net.core.somaxconn). Node's 511 drops the SYNs of a larger burst,
+ * and those clients wait a second for the retransmission.
+ */
+function backlogOf(app: App): number {
+  return app.config.max_connections;
 }

@@ -22,7 +22,7 @@ export interface NativeEngineHandle {
   closeConnections(appId: number): void;
   listConnections(appId: number, limit: number): { client: string; target: string; state: 'connecting' | 'open' | 'half-closed'; age_ms: number; bytes_in: number; bytes_out: number }[];
   /** → [listenerId, boundPort], or a negative errno. */
-  listen(ip: string, port: number, appId: number): [number, number] | number;
+  listen(ip: string, port: number, appId: number, backlog: number): [number, number] | number;
   setListenerApp(listenerId: number, appId: number): void;
   unlisten(listenerId: number): void;
   /** Frees snapshots, apps and listeners no worker can reach any more. */

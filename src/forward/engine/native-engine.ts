@@ -153,8 +153,8 @@ export class NativeEngine implements Engine {
     return app;
   }
 
-  listen(host: string, port: number, app: EngineApp): Promise<EngineListener> {
-    const r = this.h.listen(host, port, (app as NativeApp).id);
+  listen(host: string, port: number, app: EngineApp, backlog: number): Promise<EngineListener> {
+    const r = this.h.listen(host, port, (app as NativeApp).id, backlog);
     if (typeof r === 'number') {
       const code = getSystemErrorName(r);
       return Promise.reject(new ListenError(code, `listen ${code} ${host}:${port}`));

@@ -327,7 +327,7 @@ export class NodeEngine implements Engine {
     return new NodeApp(name, events);
   }
 
-  listen(host: string, port: number, app: EngineApp): Promise<EngineListener> {
+  listen(host: string, port: number, app: EngineApp, backlog: number): Promise<EngineListener> {
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
@@ -335,7 +335,7 @@ export class NodeEngine implements Engine {
         reject(new ListenError(err.code ?? 'EINVAL', err.message));
       };
       server.once('error', onError);
-      server.listen({ host, port, exclusive: true }, () => {
+      server.listen({ host, port, exclusive: true, backlog }, () => {
         server.off('error', onError);
         const l = new NodeListener(server, (server.address() as { port: number }).port, app as NodeApp);
         server.on('connection', l.onConnection);

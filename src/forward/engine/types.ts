@@ -164,8 +164,11 @@ export interface Engine {
   /** Event-loop threads relaying (1 for node). */
   readonly threads: number;
   createApp(name: string, events: AppEvents): EngineApp;
-  /** Binds and listens on an IP address; rejects with a ListenError. */
-  listen(host: string, port: number, app: EngineApp): Promise<EngineListener>;
+  /**
+   * Binds and listens on an IP address; rejects with a ListenError. `backlog`: connections
+   * the kernel queues before they are accepted (it caps it at net.core.somaxconn).
+   */
+  listen(host: string, port: number, app: EngineApp, backlog: number): Promise<EngineListener>;
   /** Every listener must be closed and every connection cut before; stops the engine's threads. */
   close(): Promise<void>;
 }

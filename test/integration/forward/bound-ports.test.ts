@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppSummary } from '../../../src/forward/commands.js';
 import { DataProxyClient } from '../../../src/deploy/data-proxy/client.js';
@@ -33,6 +35,16 @@ describe.each(ENGINES)('ports the kernel picked, %s engine', (engine) => {
     expect(f.fwd.listening('web')).toEqual([{ host: '127.0.0.1', port: p1 }, { host: '127.0.0.1', port: p2 }]);
     expect(f.fwd.listening('nope')).toEqual([]);
     for (const p of [p1, p2]) expect((await roundTrip(p, `via ${p}`)).toString()).toBe(`via ${p}`);
+  });
+
+  it('queues as many connections as max_connections before accepting them (the kernel caps it at somaxconn)', async () => {
+    const e = await startEchoServer();
+    const f = await startForward(engine, { apps: [{ name: 'small', ports: [0], targets: [e.address], max_connections: 100 }, { name: 'big', ports: [0], targets: [e.address], max_connections: 100_000 }] });
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    // ss shows a listening socket's backlog as its Send-Q.
+    const backlog = (port: number) => Number(execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim().split(/\s+/)[2]);
+    expect(backlog(f.port('small'))).toBe(100);
+    expect(backlog(f.port('big'))).toBe(Math.min(100_000, somaxconn));
   });
 
   it('leaves a port that could not be opened out of the API, and keeps the others', async () => {
