@@ -69,6 +69,8 @@ export interface TestOrigin {
   readonly requests: OriginRequest[];
   /** Body bytes written to sockets so far (all files). */
   bytesServed(): number;
+  /** The most requests it was answering at one instant so far. */
+  mostAtOnce(): number;
   url(name: string): string;
   /** Adds (or replaces) a file of random bytes, or the given bytes. */
   addFile(name: string, content: number | Buffer): OriginFile;
@@ -98,6 +100,8 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
   const switches: OriginSwitches = { ignoreRange: false, always416: false, throttleBps: 0, throttleChunk: null, dropAtByte: null, cutEvery: null, failStatus: 503, failCount: 0, noValidators: false, holdAt: null };
   let served = 0;
   let generation = 0;
+  let open = 0;
+  let most = 0;
 
   const makeFile = (content: number | Buffer): OriginFile => {
     const data = typeof content === 'number' ? randomBytes(content) : content;
@@ -113,7 +117,11 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
     const ifRange = typeof req.headers['if-range'] === 'string' ? req.headers['if-range'] : null;
     const log: OriginRequest = { method: req.method ?? 'GET', path, range, ifRange, status: 0, headers: req.headers, closed: false, completed: false };
     requests.push(log);
-    res.once('close', () => (log.closed = true));
+    most = Math.max(most, ++open);
+    res.once('close', () => {
+      log.closed = true;
+      open--;
+    });
     const reply = (status: number, headers: Record<string, string | number> = {}, body?: string): void => {
       log.status = status;
       res.writeHead(status, headers);
@@ -205,6 +213,7 @@ export async function startOrigin(opts: { tls?: boolean } = {}): Promise<TestOri
     switches,
     requests,
     bytesServed: () => served,
+    mostAtOnce: () => most,
     url: (name) => `${tls ? 'https' : 'http'}://127.0.0.1:${port}/${name}`,
     addFile(name, content) {
       const f = makeFile(content);
