@@ -1,4 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+
+const FORKS = availableParallelism() + 1;
 
 export default defineConfig({
   test: {
@@ -9,9 +12,12 @@ export default defineConfig({
     // a test that needs them is slow; the timings that matter are asserted inside the tests.
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Integration tests start real agents and servers: keep the 2-core box from thrashing.
+    // Integration tests start real agents and servers, and spend about a third of their time
+    // waiting on them: one fork more than there are CPUs keeps the CPUs busy without thrashing.
+    // minForks = maxForks: tinypool ends a fork idle above minForks, and that raced a file being
+    // handed to it ("Terminating worker thread").
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    poolOptions: { forks: { maxForks: FORKS, minForks: FORKS } },
     // One worker process runs file after file with one module cache: a fork per file costs a
     // node start and the import of src/ again (~0.7 s of CPU per file, ~50 s over the suite).
     // Every file closes what it started (agents, servers, timers) in its after hooks.

@@ -32,12 +32,12 @@ describe('deploys that cannot go ahead', () => {
     const v1 = (await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).current!;
     // The next version probes a path the data proxy does not serve: never ready.
     const broken = structuredClone(config);
-    Object.assign(broken.services[0]!, { ready: { kind: 'http', path: '/nowhere' }, ready_attempts: 40, ready_interval: 0.1 });
+    Object.assign(broken.services[0]!, { ready: { kind: 'http', path: '/nowhere' }, ready_attempts: 10, ready_interval: 0.1 });
     agent.writeConfig(broken);
     expect((await agent.talk('reload')).trim()).toBe('OK');
     const r = await agent.cliInProcess(['deploy', 'notes', '--wait']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/deploy 2 of notes failed: notes@v2 never became ready: 40 http probes .* GET \/nowhere answered 404; notes@v1 keeps serving/);
+    expect(r.stderr).toMatch(/deploy 2 of notes failed: notes@v2 never became ready: 10 http probes .* GET \/nowhere answered 404; notes@v1 keeps serving/);
     const info = await agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
     expect(info).toMatchObject({ state: 'READY', health: 'ok', current: { version: 1, pid: v1.pid }, previous: null, launching: null, last_deploy: { id: 2, result: 'failed' } });
     const client = new DataProxyClient(`http://127.0.0.1:${await notesPort(agent)}/rpc`);

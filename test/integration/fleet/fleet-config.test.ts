@@ -141,7 +141,8 @@ describe('fleet config', () => {
     // A fixed push clears the error.
     const next = (await agents[0]!.rpc<{ revision: number }>('fleet.push', { document: { apps: [{ name: 'web', ports: [port] }] } })).revision;
     await waitApplied(agents, next);
-    expect((await fleetStatus(agents[0]!)).nodes.every((n) => n.error === null && n.config_revision === next)).toBe(true);
+    // The node records say so once each node has written its own after applying.
+    await waitFor('every node record at the fixed revision, without error', async () => (await fleetStatus(agents[0]!)).nodes.every((n) => n.error === null && n.config_revision === next));
     expect(await canConnect('127.0.0.4', port)).toBe(true);
   });
 

@@ -79,7 +79,11 @@ describe('a fleet when etcd fails', () => {
     await waitApplied(agents, revision);
     await waitFor('p3 open on both', () => serving(p3));
     expect(await canConnect(agents[0]!.bind, p2)).toBe(false);
-    const status = await fleetStatus(agents[0]!);
-    expect(status.nodes.map((n) => [n.node, n.config_revision])).toEqual([['a', revision], ['b', revision]]);
+    // Each node's record in etcd says so once the node has written it after applying.
+    await waitFor('both node records at the new revision', async () => {
+      const status = await fleetStatus(agents[0]!);
+      return status.nodes.every((n) => n.config_revision === revision) ? status : null;
+    });
+    expect((await fleetStatus(agents[0]!)).nodes.map((n) => [n.node, n.config_revision])).toEqual([['a', revision], ['b', revision]]);
   });
 });
