@@ -31,7 +31,7 @@ export function crashSuite(store: 'file' | 'sqlite'): void {
   describe.skipIf(!hasNginx())(`the ${store} store under kill -9`, () => {
     const config = { downloads: { store, part_size: PART }, proxy: { health_check: false } };
 
-    it('five kills at random moments: the file ends byte-exact, each kill costing at most one part', async () => {
+    it('five kills at random moments: the file ends byte-exact, each kill costing at most two parts (one committing, one arriving)', async () => {
       // nginx lets a new connection have a second's worth at once: each restart gets that much for free.
       const n = await startNginx({ limitRate: 512 * 1024 });
       const size = 4 * 1024 * 1024;
@@ -61,7 +61,7 @@ export function crashSuite(store: 'file' | 'sqlite'): void {
       expect(sha256File(join(agent.stateDir, 'downloads', 'k.bin'))).toBe(f.sha256);
       for (const loss of losses) {
         expect(loss).toBeGreaterThanOrEqual(0);
-        expect(loss).toBeLessThanOrEqual(PART);
+        expect(loss).toBeLessThanOrEqual(2 * PART);
       }
       // Every restart asked for exactly the bytes after the durable ones, and nothing else was fetched twice.
       const starts = n.requests().slice(1).map((r) => (r.range === null ? 0 : Number(/^bytes=(\d+)-$/.exec(r.range)?.[1])));
