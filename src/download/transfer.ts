@@ -14,7 +14,7 @@ import { LaneWriter } from './lane-writer.js';
 import type { Part, Run } from './part-map.js';
 import type { PartStore } from './part-store.js';
 import { afterRangeNotSatisfiable, checkOffsetAgainstTotal, contentLength, decideResponse, rangeHeaders, type ByteRange, type ResponseDecision } from './range-resume.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, sliceUnder } from './rate-limiter.js';
 import { checkSpace, type SpaceNeed } from './space.js';
 
 /**
@@ -511,8 +511,6 @@ export class Transfer {
     for (let r = await first; !r.done; r = await body.next()) {
       const chunk = r.value;
       if (this.#ended() || signal.aborted) return false;
-      if (limiter.rate > 0) await limiter.take(chunk.length, signal);
-      if (global.rate > 0) await global.take(chunk.length, signal);
       let off = 0;
       while (off < chunk.length) {
         if (stop !== null && pos >= stop) return false; // more than asked (or than the file): the run is done
@@ -530,7 +528,14 @@ export class Transfer {
         }
         if (part.held) throw new JobFailure(`the body ran into part ${part.index}, which is held`);
         part.lane = lane.id;
-        const n = Math.min(part.offset + part.length - pos, chunk.length - off);
+        let n = Math.min(part.offset + part.length - pos, chunk.length - off);
+        if (limiter.rate > 0 || global.rate > 0) {
+          // Under a limit the chunk goes on in burst-sized slices, each after its slot.
+          n = Math.min(n, sliceUnder(limiter, global));
+          await limiter.take(n, signal);
+          await global.take(n, signal);
+          if (this.#ended() || signal.aborted) return false;
+        }
         const slice = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
         const wait = writer.add(slice, pos);
         if (keep) {

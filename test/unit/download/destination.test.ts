@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDownloadUrl, resolveDestination } from '../../../src/download/destination.js';
-import { RateLimiter } from '../../../src/download/rate-limiter.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxc-dest-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,17 +68,5 @@ describe('destinations', () => {
     writeFileSync(join(dir, 'exists'), 'x');
     expect(() => resolveDestination(url('http://h/exists'), undefined, rules, false)).toThrow(/already exists/);
     expect(resolveDestination(url('http://h/exists'), undefined, rules, true)).toBe(join(dir, 'exists'));
-  });
-});
-
-describe('rate limiter', () => {
-  it('lets bytes through at once when unlimited', () => {
-    expect(new RateLimiter(0).book(1e9, 0)).toBe(0);
-  });
-  it('books bytes on a virtual clock after a short burst', () => {
-    const r = new RateLimiter(1000);
-    expect(r.book(100, 1000)).toBe(0); // within the burst
-    expect(r.book(1000, 1000)).toBeCloseTo(1000, 0);
-    expect(r.book(500, 1000)).toBeCloseTo(1500, 0);
   });
 });
