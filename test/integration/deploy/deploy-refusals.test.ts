@@ -30,14 +30,15 @@ describe('deploys that cannot go ahead', () => {
     const { config } = await notesConfig();
     const agent = await startNotes(config);
     const v1 = (await agent.rpc<ServiceInfo>('service.info', { service: 'notes' })).current!;
-    // The next version probes a path the data proxy does not serve: never ready.
+    // The next version probes a path the data proxy does not serve: never ready. The probes span
+    // 5 s so that the last one reaches the instance however slowly it starts (and answers 404).
     const broken = structuredClone(config);
-    Object.assign(broken.services[0]!, { ready: { kind: 'http', path: '/nowhere' }, ready_attempts: 10, ready_interval: 0.1 });
+    Object.assign(broken.services[0]!, { ready: { kind: 'http', path: '/nowhere' }, ready_attempts: 25, ready_interval: 0.2 });
     agent.writeConfig(broken);
     expect((await agent.talk('reload')).trim()).toBe('OK');
     const r = await agent.cliInProcess(['deploy', 'notes', '--wait']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/deploy 2 of notes failed: notes@v2 never became ready: 10 http probes .* GET \/nowhere answered 404; notes@v1 keeps serving/);
+    expect(r.stderr).toMatch(/deploy 2 of notes failed: notes@v2 never became ready: 25 http probes .* GET \/nowhere answered 404; notes@v1 keeps serving/);
     const info = await agent.rpc<ServiceInfo>('service.info', { service: 'notes' });
     expect(info).toMatchObject({ state: 'READY', health: 'ok', current: { version: 1, pid: v1.pid }, previous: null, launching: null, last_deploy: { id: 2, result: 'failed' } });
     const client = new DataProxyClient(`http://127.0.0.1:${await notesPort(agent)}/rpc`);

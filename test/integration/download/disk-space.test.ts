@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAgents, tempDir } from '../../helpers/agent.js';
 import { closeOrigins, startOrigin } from '../../helpers/origin.js';
+import { waitFor } from '../../helpers/wait.js';
 import { closeHarnesses, startHarness } from './harness.js';
 import { sha256File } from './helpers.js';
 
@@ -96,7 +98,10 @@ describe.skipIf(!canMount)('download disk space', () => {
     origin.switches.throttleBps = 1024 * 1024;
     const h = await startHarness({ downloads: { store: 'sqlite', db_path: join(fs, 'downloads.db'), part_size: 256 * 1024 } });
     const id = await h.add({ url: origin.url('db.bin'), sha256: f.sha256 });
-    await h.wait(id, (j) => j.bytes >= 512 * 1024);
+    // A part durable in the DB before it fills (bytes received alone could still be in flight).
+    const db = new Database(join(fs, 'downloads.db'), { readonly: true });
+    await waitFor('a part in the DB', () => (db.prepare('SELECT count(*) AS n FROM download_parts WHERE job_id = ?').get(id) as { n: number }).n >= 1);
+    db.close();
     writeFileSync(join(fs, 'filler'), Buffer.alloc(free(fs) - 128 * 1024));
     origin.switches.throttleBps = 0;
     const j = await h.wait(id);
