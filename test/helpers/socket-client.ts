@@ -10,7 +10,7 @@ export function connect(path: string): Promise<Socket> {
   });
 }
 
-/** Reads from a raw connection until it closes. */
+/** Everything the server sends until it closes; write errors are ignored (the reply is what counts). */
 export function readAll(s: Socket): Promise<string> {
   return new Promise((resolve) => {
     let out = '';

@@ -12,6 +12,7 @@ import { CommandRegistry, defineCommand } from '../../../src/control/registry.js
 import { ControlServer, MAX_BATCH, MAX_IN_FLIGHT, type ControlServerOptions } from '../../../src/control/server.js';
 import { StatsRegistry } from '../../../src/stats/registry.js';
 import { tempDir, cleanupAgents } from '../../helpers/agent.js';
+import { readAll } from '../../helpers/socket-client.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /**
@@ -119,16 +120,6 @@ function connect(path: string, allowHalfOpen = false): Promise<Socket> {
   });
 }
 
-/** Everything the server sends until it closes; write errors are ignored (the reply is what counts). */
-function readAll(s: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => (out += d));
-    s.on('error', () => undefined);
-    s.once('close', () => resolve(out));
-  });
-}
 
 /** Sends `text` and half-closes at once, as `printf … | socat -` does; resolves with the whole reply. */
 async function halfClose(path: string, text: string): Promise<string> {

@@ -4,7 +4,8 @@ import { DataProxyClient } from '../../../src/deploy/data-proxy/client.js';
 import { cleanupAgents, startAgent } from '../../helpers/agent.js';
 import { closeInProcessAgents } from '../../helpers/in-process-agent.js';
 import { waitFor } from '../../helpers/wait.js';
-import { alive, notesConfig, notesPort, notesReady, startNotes } from './notes-service.js';
+import { alive } from '../../helpers/controller.js';
+import { notesConfig, notesPort, notesReady, startNotes } from './notes-service.js';
 
 /** An instance killed with SIGKILL, and the agent itself killed with SIGKILL (a spawned one: the process is what dies). */
 

@@ -51,12 +51,3 @@ export async function notesReady(agent: { rpc: InProcessAgent['rpc'] }): Promise
 export async function notesPort(agent: { rpc: InProcessAgent['rpc'] }): Promise<number> {
   return (await agent.rpc<AppInfo>('app.info', { name: 'notes' })).ports[0]!.bound_port!;
 }
-
-export const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};

@@ -4,7 +4,8 @@ import { cleanupAgents } from '../../helpers/agent.js';
 import { closeInProcessAgents } from '../../helpers/in-process-agent.js';
 import { startNotesLoad } from '../../helpers/notes-load.js';
 import { waitFor } from '../../helpers/wait.js';
-import { alive, notesConfig, notesPort, startNotes } from './notes-service.js';
+import { alive } from '../../helpers/controller.js';
+import { notesConfig, notesPort, startNotes } from './notes-service.js';
 
 /** Deploys of the notes service while a client calls continuously: zero failed calls; both versions serve during ROLLOUT_WAIT. */
 
