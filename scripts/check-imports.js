@@ -6,7 +6,8 @@
 //   forward, deploy, fleet) < agent < ui < cli < commands/
 // `import type` is erased at build and is not counted (the CLI imports reply types
 // from subsystems on purpose); a dynamic import() is held to the layers too.
-// Exits 1 with one line per break; prints a one-line summary either way.
+// Exits 1 with one line per break; prints a one-line summary either way. With --graph it
+// first prints the graph between units (each folder of src/, commands/), lowest layer first.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,8 @@ function target(from, spec) {
 const files = [...tsFiles(join(root, 'src')), ...tsFiles(join(root, 'commands'))];
 const graph = new Map();
 const breaks = [];
+/** unit -> units it imports at run time (a subsystem's api.ts marked as such), for --graph. */
+const units = new Map();
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
   const edges = new Set();
@@ -67,6 +70,8 @@ for (const file of files) {
     const b = layer(to);
     if (kind === 'static') edges.add(to);
     if (a.rank === undefined || b.rank === undefined || a.unit === b.unit) return;
+    if (!units.has(a.unit)) units.set(a.unit, { rank: a.rank, uses: new Set() });
+    units.get(a.unit).uses.add(b.rank === SUBSYSTEM && to.endsWith(`${sep}api.ts`) ? `${b.unit}/api` : b.unit);
     const what = `${relative(root, file)} -> ${relative(root, to)}${kind === 'dynamic' ? ' (dynamic import)' : ''}`;
     if (b.rank > a.rank) breaks.push(`upward: ${what}`);
     else if (a.rank === SUBSYSTEM && b.rank === SUBSYSTEM && !to.endsWith(`${sep}api.ts`)) breaks.push(`sideways: ${what} (a subsystem uses another only through its api.ts)`);
@@ -122,6 +127,10 @@ for (const start of graph.keys()) {
   }
 }
 
+if (process.argv.includes('--graph')) {
+  const byLayer = [...units].sort(([a, x], [b, y]) => x.rank - y.rank || a.localeCompare(b));
+  for (const [unit, { rank, uses }] of byLayer) console.log(`${String(rank)} ${unit.padEnd(16)} -> ${[...uses].sort().join(', ')}`);
+}
 for (const c of cycles) console.log(`cycle: ${c.join(' -> ')}`);
 for (const b of breaks.sort()) console.log(b);
 console.log(`${graph.size} modules, ${cycles.length} cycles, ${breaks.length} upward or sideways imports`);
