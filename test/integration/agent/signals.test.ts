@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,9 @@ describe('agent process: signals', () => {
     const r = await cliInProcess(['agent', 'reload'], { socket: agent.socket });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('control.idle_timeout: Expected number, received string');
+    // The README's way: a talk line from a client that half-closes at once still gets its error.
+    const talked = spawnSync('sh', ['-c', `printf 'reload\\n' | socat - UNIX-CONNECT:${agent.socket}`], { encoding: 'utf8', timeout: 30_000 });
+    expect(talked.stdout).toMatch(/^error: .*control\.idle_timeout: Expected number, received string/);
     expect(await agent.talk('pid')).toBe(`${agent.pid}\n`);
     agent.writeConfig({ control: { idle_timeout: 8 } });
     expect((await cliInProcess(['agent', 'reload'], { socket: agent.socket })).code).toBe(0);
