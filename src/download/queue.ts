@@ -77,7 +77,7 @@ const SPEED_SAMPLES = 5;
  * The download queue and its control: jobs run in queue order, up to
  * downloads.max_active at once; pause, resume, cancel, retry and purge act on
  * them. The transfer of one job is transfer.ts, where its bytes live is the
- * store (part-store.ts), its end is finish.ts. See DESIGN.md "Downloads".
+ * store (part-store.ts), its end is finish.ts.
  */
 export class DownloadManager {
   readonly #table: JobTable;

@@ -69,7 +69,7 @@ describe.skipIf(!hasNginx())('segmented and multi-source downloads', () => {
     expect(j.sources[1]).toMatchObject({ state: 'refused', bytes: 0, last_error: `size ${f.data.length - 1000} differs from the job's ${f.data.length}` });
   });
 
-  it('fails, naming the reason, when the only other mirror has another size', async () => {
+  it('refuses a mirror whose file has another size, naming why, and finishes from the other', async () => {
     const n = await startNginx();
     const f = n.addFile('a/x.bin', 1024 * 1024);
     n.addFile('b/x.bin', 1000);
@@ -79,6 +79,7 @@ describe.skipIf(!hasNginx())('segmented and multi-source downloads', () => {
     const j = await h.wait(id);
     expect(j.state).toBe('done');
     expect(j.sources[1]!.state).toBe('refused');
+    expect(j.sources[1]!.last_error).toBe(`size 1000 differs from the job's ${1024 * 1024}`);
   });
 
   it('falls back to one connection from byte 0 when the server does not honour Range', async () => {

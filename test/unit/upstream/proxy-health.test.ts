@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EventPublisher } from '../../../src/control/events.js';
 import type { HealthRow, ProxyInfo } from '../../../src/upstream/commands.js';
 import type { ProbeResult } from '../../../src/upstream/health-checker.js';
 import { closeUpstreams, openUpstream, type Upstream } from './harness.js';
@@ -32,6 +33,7 @@ beforeEach(() => {
   down.clear();
   probes.length = 0;
   logs = [];
+  events = [];
 });
 
 afterEach(async () => {
@@ -39,8 +41,12 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
+/** What the subsystem publishes on the event bus, in order. */
+let events: Array<{ topic: string; payload: unknown }> = [];
+const publisher: EventPublisher = { publish: (topic, payload) => void events.push({ topic, payload }), wants: () => true };
+
 async function open(proxy: object): Promise<Upstream> {
-  return openUpstream({ health_check: true, ...proxy }, { probe }, undefined, true, { logger: logger() });
+  return openUpstream({ health_check: true, ...proxy }, { probe }, undefined, true, { logger: logger(), events: publisher });
 }
 
 /** Advances the fake clock in 50 ms steps until `cond` holds; resolves the simulated ms it took (throws past `maxMs`). */
@@ -102,6 +108,13 @@ describe('proxy health checks (fake clock)', () => {
     expect(logs).toContain('proxy switch: group 1 → 0 (reset_after 2 s elapsed on group 1; group 0 answers again)');
     const stats = u.stats.snapshot() as { upstream: { group_switches: number } };
     expect(stats.upstream.group_switches).toBe(2);
+    // Subscribers saw the same story as events: P1 down, the switch, P1 back, the switch back.
+    expect(events.filter((e) => e.topic.startsWith('proxy.'))).toEqual([
+      { topic: 'proxy.health', payload: { proxy: P1, healthy: false, error: 'probe: ECONNREFUSED' } },
+      { topic: 'proxy.switch', payload: { from: 0, to: 1, reason: `every member of group 0 unhealthy (${P1}: probe ECONNREFUSED)`, revision: after.revision } },
+      { topic: 'proxy.health', payload: { proxy: P1, healthy: true, error: null } },
+      { topic: 'proxy.switch', payload: { from: 1, to: 0, reason: 'reset_after 2 s elapsed on group 1; group 0 answers again', revision: expect.any(Number) } },
+    ]);
   });
 
   it('never overlaps probes of one proxy, even when a probe hangs for longer than the check interval', async () => {
