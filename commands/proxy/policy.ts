@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { changed } from '../../src/ui/outcome.js';
 
 export default class ProxyPolicy extends ClientCommand {
   static override summary = 'Show the proxy selection policy, or change it at run time';
@@ -29,7 +30,7 @@ export default class ProxyPolicy extends ClientCommand {
       return { policy };
     }
     await this.call(socket, 'proxy.policy', { name: args.name });
-    this.log('OK');
+    this.log(changed('proxy policy', args.name));
     return { policy: args.name };
   }
 }

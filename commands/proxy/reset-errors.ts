@@ -1,4 +1,5 @@
 import { ClientCommand } from '../../src/cli/client-command.js';
+import { changed } from '../../src/ui/outcome.js';
 import type { ResetErrorsResult } from '../../src/upstream/commands.js';
 
 export default class ProxyResetErrors extends ClientCommand {
@@ -11,7 +12,7 @@ export default class ProxyResetErrors extends ClientCommand {
   async run(): Promise<ResetErrorsResult> {
     const { flags } = await this.parse(ProxyResetErrors);
     const r = await this.call(this.socketPath(flags), 'proxy.reset_errors', {});
-    this.log(`OK: error counts of ${r.proxies} ${r.proxies === 1 ? 'proxy' : 'proxies'} reset`);
+    this.log(changed('proxy error counts', `reset (${r.proxies} ${r.proxies === 1 ? 'proxy' : 'proxies'})`));
     return r;
   }
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AppInfo } from '../../../src/forward/app.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAgents, runCli, tempDir } from '../../helpers/agent.js';
+import { cleanupAgents, runCli, startAgent, tempDir } from '../../helpers/agent.js';
 import { closeInProcessAgents, startInProcessAgent, type InProcessAgent } from '../../helpers/in-process-agent.js';
 import { connectAndWaitClose, freePort, roundTrip, startEchoServer } from '../../helpers/echo-server.js';
 import { boundPorts } from '../../helpers/app-ports.js';
@@ -67,6 +67,24 @@ describe('app proxy forwarding (real agent)', () => {
     const info = await partial.rpc<AppInfo>('app.info', { name: 'web' });
     expect(info.ports[0]).toMatchObject({ state: 'error', error: `app web: port ${busy.port} already in use` });
     expect((await partial.rpc<AppInfo>('app.info', { name: 'ok' })).ports[0]!.state).toBe('listening');
+  });
+
+  it('runs the node engine with one warning naming why when the addon cannot load (auto), and refuses to start under engine native', async () => {
+    const e = await startEchoServer();
+    const env = { PROXYCTL_NATIVE_ADDON: '/nonexistent/proxyctl_engine.node' };
+    const agent = await startAgent({ config: { apps: [{ name: 'web', ports: [0], targets: [e.address] }] }, env });
+    const warnings = agent.stderr().split('\n').filter((l) => l.includes('the native engine is not available'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('forward.engine auto: the native engine is not available (/nonexistent/proxyctl_engine.node: ');
+    expect((await agent.cli(['agent', 'status'])).stdout).toMatch(/^engine\s+node$/m);
+    const [port] = (await boundPorts(agent, 'web')) as [number];
+    expect((await roundTrip(port, 'through node')).toString()).toBe('through node');
+
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ forward: { engine: 'native' } }));
+    const refused = await runCli(['agent', 'start', '--state-dir', dir, '--config', join(dir, 'config.json'), '--log-level', 'silent'], { env, timeoutMs: 20_000 });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('forward.engine: the native engine is not available: /nonexistent/proxyctl_engine.node: ');
   });
 });
 

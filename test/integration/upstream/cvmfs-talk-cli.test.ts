@@ -33,6 +33,7 @@ describe('an agent with auto in its proxy string', () => {
 
     const reset = await agent.cliInProcess(['proxy', 'reset-errors', '--json']);
     expect(JSON.parse(reset.stdout)).toEqual({ proxies: 2 });
+    expect((await agent.cliInProcess(['proxy', 'reset-errors'])).stdout).toBe('proxy error counts: reset (2 proxies)\n');
     expect(await agent.talk('reset error counters')).toBe('OK\n');
 
     const params = JSON.parse((await agent.cliInProcess(['parameters', 'proxy', '--json'])).stdout) as ParameterRow[];

@@ -28,6 +28,8 @@ describe('proxyctl proxy', () => {
     const health = JSON.parse((await agent.cliInProcess(['proxy', 'health', '--json'])).stdout) as Array<{ proxy: string; state: string }>;
     expect(health.map((r) => [r.proxy, r.state])).toEqual([['http://127.0.0.1:9', 'unknown'], ['http://127.0.0.1:10', 'unknown'], ['DIRECT', 'direct']]);
     expect(JSON.parse((await agent.cliInProcess(['proxy', 'policy', '--json'])).stdout)).toEqual({ policy: 'default' });
+    expect((await agent.cliInProcess(['proxy', 'policy', 'sharding'])).stdout).toBe('proxy policy: sharding\n');
+    expect((await agent.cliInProcess(['proxy', 'policy'])).stdout).toBe('sharding\n');
   });
 
   it('changes the list, group and fallbacks, each saying the new state in a line, and printing it as proxy info does under --json', async () => {
