@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { LineSplitter, type LogLine } from './log-lines.js';
 
 /**
@@ -11,6 +12,9 @@ import { LineSplitter, type LogLine } from './log-lines.js';
  */
 
 export type InstanceState = 'starting' | 'ready' | 'stopping' | 'exited';
+
+/** How long an exit waits for the last output in the instance's pipes. */
+const STDIO_DRAIN_MS = 250;
 
 export interface ExitInfo {
   code: number | null;
@@ -97,7 +101,12 @@ export class Instance {
         spec.onExit(this, this.#exit);
         resolve(this.#exit);
       };
-      this.#child.once('exit', (code, signal) => done(code, signal, null));
+      // 'exit' can come before the last lines in its pipes: wait for them to close ('close'), but only
+      // a moment, since a process of its own outside its group may hold them open.
+      const closed = new Promise<void>((r) => this.#child.once('close', () => r()));
+      this.#child.once('exit', (code, signal) => {
+        void Promise.race([closed, delay(STDIO_DRAIN_MS)]).then(() => done(code, signal, null));
+      });
       this.#child.once('error', (err) => done(null, null, `cannot run ${argv[0]}: ${err.message}`));
     });
   }
