@@ -160,7 +160,7 @@ const downloadsSchema = z
     connections: z.number().int().min(1).max(16).default(1).describe("connections per job, as aria2's -x: parts are fetched in parallel ranges spread over the job's mirrors and, under the default policy, over the members of the active proxy group; a server without Range support gets one connection from byte 0 (default 1); download add --connections overrides it"),
     max_retries: z.number().int().min(0).default(5).describe('failed attempts in a row without progress (origin 5xx, timeouts, rounds of the whole proxy list) after which a job fails, each after a backoff from proxy.backoff_init doubling up to proxy.backoff_max; an attempt that received bytes resets the count (default 5)'),
     idle_timeout: seconds(30, 'a response that delivers no byte for this long is aborted'),
-    max_rate: byteSize(0, 0, 'global download rate limit in bytes/s, or a rate such as "1M" or "500K"; 0 = unlimited (default 0); jobs can have their own limit too (download add --max-rate)'),
+    max_rate: byteSize(0, 0, 'global download rate limit in bytes/s, or a rate such as "1M" or "500K"; 0 = unlimited (default 0); jobs can have their own limit too (download add --max-rate); a reload applies a new value to running jobs at once'),
     ca_file: z.string().nullable().default(null).describe('PEM file of certificate authorities trusted for https downloads in addition to the built-in ones, relative to the state dir; download add --ca-file overrides it per job (default none)'),
     allow_absolute: z.boolean().default(false).describe('allow absolute destinations outside downloads.dir (default false)'),
   })
