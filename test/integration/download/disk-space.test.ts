@@ -100,8 +100,11 @@ describe.skipIf(!canMount)('download disk space', () => {
     const id = await h.add({ url: origin.url('db.bin'), sha256: f.sha256 });
     // A part durable in the DB before it fills (bytes received alone could still be in flight).
     const db = new Database(join(fs, 'downloads.db'), { readonly: true });
-    await waitFor('a part in the DB', () => (db.prepare('SELECT count(*) AS n FROM download_parts WHERE job_id = ?').get(id) as { n: number }).n >= 1);
-    db.close();
+    try {
+      await waitFor('a part in the DB', () => (db.prepare('SELECT count(*) AS n FROM download_parts WHERE job_id = ?').get(id) as { n: number }).n >= 1);
+    } finally {
+      db.close();
+    }
     writeFileSync(join(fs, 'filler'), Buffer.alloc(free(fs) - 128 * 1024));
     origin.switches.throttleBps = 0;
     const j = await h.wait(id);
