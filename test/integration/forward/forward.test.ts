@@ -36,14 +36,16 @@ describe('app proxy forwarding (real agent)', () => {
       [e2.address, 'unknown', 2],
     ]);
     expect(info).toMatchObject({ targets_up: 0, targets_unknown: 2 });
+    // Still within the first 5 s (no CLI process started yet), so app list says unknown too.
+    expect((await agent.talk(`target drain echo ${e1.address}`)).trim()).toBe(`echo ${e1.address}: draining`);
+    expect((await agent.talk('app list')).trim().split('\n')[1]).toMatch(new RegExp(`^echo\\s+tcp\\s+${p1},${p2}\\s+0/2 \\(2 unknown\\)\\s+0\\s+4\\s+-$`));
+
     const status = await agent.cli(['agent', 'status']);
     expect(status.stdout).toMatch(/^engine\s+native$/m);
     expect(status.stdout).toMatch(/^metrics\s+-$/m); // metrics.listen off (its bound address: prometheus.test.ts)
     // (The descriptor limit's raise is logged by a spawned agent: agent/signals.test.ts.)
 
     // The runtime commands, over talk and through the CLI.
-    expect((await agent.talk(`target drain echo ${e1.address}`)).trim()).toBe(`echo ${e1.address}: draining`);
-    expect((await agent.talk('app list')).trim().split('\n')[1]).toMatch(new RegExp(`^echo\\s+tcp\\s+${p1},${p2}\\s+0/2 \\(2 unknown\\)\\s+0\\s+4\\s+-$`));
     const enabled = await agent.cli(['target', 'enable', 'echo', e1.address]);
     expect(enabled).toMatchObject({ code: 0, stdout: `echo ${e1.address}: enabled\n` });
     const unknown = await agent.cli(['target', 'disable', 'echo', '127.0.0.1:1']);
