@@ -94,9 +94,9 @@ export class Instance {
       s.on('error', () => undefined);
     }
     this.#exited = new Promise<ExitInfo>((resolve) => {
-      const done = (code: number | null, signal: NodeJS.Signals | null, error: string | null) => {
+      const done = (code: number | null, signal: NodeJS.Signals | null, error: string | null, at = Date.now()) => {
         if (this.#exit) return;
-        this.#exit = { code, signal, at: Date.now(), expected: this.#stopRequested, error };
+        this.#exit = { code, signal, at, expected: this.#stopRequested, error };
         this.#state = 'exited';
         spec.onExit(this, this.#exit);
         resolve(this.#exit);
@@ -105,7 +105,8 @@ export class Instance {
       // a moment, since a process of its own outside its group may hold them open.
       const closed = new Promise<void>((r) => this.#child.once('close', () => r()));
       this.#child.once('exit', (code, signal) => {
-        void Promise.race([closed, delay(STDIO_DRAIN_MS)]).then(() => done(code, signal, null));
+        const at = Date.now(); // when it exited, not when its pipes were drained
+        void Promise.race([closed, delay(STDIO_DRAIN_MS, undefined, { ref: false })]).then(() => done(code, signal, null, at));
       });
       this.#child.once('error', (err) => done(null, null, `cannot run ${argv[0]}: ${err.message}`));
     });
